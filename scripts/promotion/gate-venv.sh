@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# gate-venv.sh <requirements-gate.txt> [<python>]
+#
+# Makes (once) a virtualenv with the gate's pinned requirements, cached under
+# ${RAYSWARM_CACHE:-/var/cache/rayswarm}/venvs/gate-<hash of requirements + python version>,
+# and prints its python as the LAST stdout line. Safe to run concurrently (flock); built in
+# a temp folder and renamed into place, so a half-built venv is never used.
+set -euo pipefail
+umask 022
+if [[ $# -lt 1 || $# -gt 2 ]]; then
+  echo "usage: $0 <requirements-gate.txt> [<python>]" >&2
+  exit 2
+fi
+req=$1 py=${2:-python3}
+[[ -f $req ]] || { echo "no $req" >&2; exit 2; }
+cache=${RAYSWARM_CACHE:-/var/cache/rayswarm}/venvs
+pyver=$("$py" -c 'import sys; print("%d.%d.%d" % sys.version_info[:3])')
+hash=$( { cat "$req"; echo "python $pyver"; } | sha256sum | cut -c1-16)
+venv="$cache/gate-$hash"
+mkdir -p "$cache"
+exec 8>"$cache/.gate-$hash.lock"
+flock -w 1200 8
+if [[ ! -x $venv/bin/python ]]; then
+  tmp=$(mktemp -d "$cache/.gate-$hash.XXXXXX")
+  trap 'rm -rf -- "$tmp"' EXIT
+  "$py" -m venv "$tmp" >&2
+  "$tmp/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req" >&2
+  # Only bin/python -m ... is used, which keeps working after the rename (pyvenv.cfg is
+  # found beside it); entry-point scripts and activate would keep the temp path.
+  mv -T "$tmp" "$venv"
+  trap - EXIT
+fi
+echo "$venv/bin/python"
