@@ -1,0 +1,4 @@
+export * from "./network";
+export * from "./security";
+export * from "./machine";
+export * from "./cloudinit";

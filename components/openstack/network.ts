@@ -1,0 +1,58 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as openstack from "@pulumi/openstack";
+
+export interface ClusterNetworkArgs {
+  /** Private IPv4 CIDR of the cluster subnet, e.g. `10.42.0.0/24`. */
+  readonly cidr: string;
+  /** Name of the external network the router uplinks to. */
+  readonly externalNetwork: string;
+  /** DNS servers handed out by DHCP. Default: none (the cloud's). */
+  readonly dnsNameservers?: readonly string[];
+}
+
+/** A private network + subnet + router to the external network. */
+export class ClusterNetwork extends pulumi.ComponentResource {
+  public readonly networkId: pulumi.Output<string>;
+  public readonly subnetId: pulumi.Output<string>;
+  public readonly routerId: pulumi.Output<string>;
+  public readonly cidr: string;
+  /** Depend on this before using the subnet for traffic to the outside. */
+  public readonly routerInterface: openstack.networking.RouterInterface;
+
+  constructor(name: string, args: ClusterNetworkArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("rayswarm:openstack:ClusterNetwork", name, {}, opts);
+    if (!args.cidr) throw new pulumi.ResourceError("ClusterNetwork: args.cidr is required (e.g. 10.42.0.0/24)", this);
+    if (!args.externalNetwork) throw new pulumi.ResourceError("ClusterNetwork: args.externalNetwork is required (the name of the external network)", this);
+
+    const external = openstack.networking.getNetworkOutput({ name: args.externalNetwork, external: true }, { parent: this });
+    const network = new openstack.networking.Network(`${name}-net`, { name: `${name}-net`, adminStateUp: true }, { parent: this });
+    const subnet = new openstack.networking.Subnet(
+      `${name}-subnet`,
+      {
+        name: `${name}-subnet`,
+        networkId: network.id,
+        cidr: args.cidr,
+        ipVersion: 4,
+        enableDhcp: true,
+        dnsNameservers: args.dnsNameservers ? [...args.dnsNameservers] : undefined,
+      },
+      { parent: this },
+    );
+    const router = new openstack.networking.Router(
+      `${name}-router`,
+      { name: `${name}-router`, adminStateUp: true, externalNetworkId: external.id },
+      { parent: this },
+    );
+    this.routerInterface = new openstack.networking.RouterInterface(
+      `${name}-router-if`,
+      { routerId: router.id, subnetId: subnet.id },
+      { parent: this },
+    );
+
+    this.networkId = network.id;
+    this.subnetId = subnet.id;
+    this.routerId = router.id;
+    this.cidr = args.cidr;
+    this.registerOutputs({ networkId: this.networkId, subnetId: this.subnetId, routerId: this.routerId });
+  }
+}

@@ -1,0 +1,496 @@
+/**
+ * The only place that reads Pulumi config. It turns the stack's `rayswarm:*` keys into one
+ * validated, typed PlatformConfig, or fails before any resource is registered with one line per
+ * bad key: the key, the bad value, what is allowed (and why, where it is not obvious).
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { z } from "zod";
+import { ENVIRONMENTS, EnvironmentKind, KEYS, KeyName, KeySpec, PROJECT, ROLES, Role, defaultOf } from "./schema";
+
+export { ROLES, Role, EnvironmentKind } from "./schema";
+
+/** A machine of the `existing` environment. */
+export interface InventoryHost {
+  readonly name: string;
+  /** How this machine reaches it (for the bastion: from here; for the others: from the bastion). */
+  readonly address: string;
+  /** Address inside the cluster network; defaults to `address`. */
+  readonly privateAddress: string;
+  readonly port: number;
+  readonly user: string;
+  readonly roles: readonly Role[];
+}
+
+export interface PlatformConfig {
+  readonly project: string;
+  readonly stack: string;
+  readonly environment: EnvironmentKind;
+  readonly ssh: {
+    readonly user: string;
+    readonly publicKey?: string;
+    /** Always a secret Output when set. */
+    readonly privateKey?: pulumi.Output<string>;
+  };
+  readonly adminCidr?: string;
+  readonly counts: { readonly rayWorkers: number; readonly swarmManagers: number; readonly swarmWorkers: number };
+  readonly openstack: {
+    readonly image: string;
+    readonly externalNetwork: string;
+    readonly networkCidr: string;
+    readonly dnsNameservers: readonly string[];
+    readonly flavors: Readonly<Record<Role, string>>;
+  };
+  readonly versions: { readonly ray: string; readonly docker: string };
+  readonly serving: {
+    readonly port: number;
+    readonly apiReplicas: number;
+    readonly workerReplicas: number;
+    readonly endpointMode: "vip" | "dnsrr";
+    readonly publishMode: "ingress" | "host";
+    readonly images: { readonly serving: string; readonly rabbitmq: string; readonly redis: string };
+    readonly imageTarballs: readonly string[];
+  };
+  readonly tuning: {
+    readonly initial: boolean;
+    readonly trials: number;
+    readonly timeBudgetSeconds: number;
+    readonly jupyter: boolean;
+  };
+  readonly promotion: { readonly modelRoot: string; readonly keepVersions: number };
+  readonly hosts: readonly InventoryHost[];
+  readonly local: { readonly nodeImage: string; readonly networkCidr: string };
+}
+
+/** Thrown with every problem found, one per line. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`invalid configuration for project ${PROJECT}:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+/** Ports the cluster uses internally; the serving port must not collide with them. */
+export const INTERNAL_PORTS: Readonly<Record<number, string>> = {
+  22: "SSH",
+  2375: "the Docker API",
+  2376: "the Docker API",
+  2377: "Swarm management",
+  4789: "the Swarm overlay (VXLAN)",
+  5672: "RabbitMQ",
+  6379: "Ray GCS / Redis",
+  7946: "Swarm gossip",
+  8265: "the Ray dashboard",
+  10001: "the Ray client server",
+};
+
+// ---------- value parsers: raw config strings -> typed values ----------
+
+const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/);
+const hostname = z.string().regex(/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/);
+const cidrRe = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/;
+const nameRe = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
+
+function ipToInt(ip: string): number {
+  return ip.split(".").reduce((acc, part) => acc * 256 + Number(part), 0);
+}
+
+export function parseCidr(cidr: string): { base: number; prefix: number } | undefined {
+  const m = cidrRe.exec(cidr);
+  if (!m || !ipv4.safeParse(m[1]).success) return undefined;
+  const prefix = Number(m[2]);
+  if (prefix > 32) return undefined;
+  const base = ipToInt(m[1]);
+  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
+  if ((base & mask) >>> 0 !== base) return undefined; // host bits set: 10.0.0.1/24
+  return { base, prefix };
+}
+
+function isPrivate(base: number, prefix: number): boolean {
+  const inRange = (net: string, p: number) => prefix >= p && ((base >>> (32 - p)) << (32 - p)) >>> 0 === ipToInt(net);
+  return inRange("10.0.0.0", 8) || inRange("172.16.0.0", 12) || inRange("192.168.0.0", 16);
+}
+
+const versionRe = /^\d+\.\d+(\.\d+)?$/;
+const imageRe = /^[a-z0-9]+([._/-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
+
+const hostSchema = z
+  .object({
+    name: z.string().regex(nameRe, "a lowercase DNS label (a-z, 0-9, -)"),
+    address: z.union([ipv4, hostname], { error: "an IPv4 address or a hostname" }),
+    privateAddress: ipv4.optional(),
+    port: z.number().int().min(1).max(65535).optional(),
+    user: z.string().regex(/^[a-z_][a-z0-9_-]*$/).optional(),
+    roles: z.array(z.enum(ROLES)).min(1),
+  })
+  .strict();
+
+// ---------- the loader ----------
+
+type Raw = Readonly<Record<string, string>>;
+
+class Reader {
+  readonly problems: string[] = [];
+  constructor(private readonly raw: Raw) {}
+
+  has(key: KeyName): boolean {
+    return this.raw[`${PROJECT}:${key}`] !== undefined;
+  }
+
+  rawValue(key: KeyName): string | undefined {
+    return this.raw[`${PROJECT}:${key}`];
+  }
+
+  fail(key: KeyName, allowed: string, got: unknown, why?: string): void {
+    const shown = typeof got === "string" ? JSON.stringify(got) : JSON.stringify(got) ?? String(got);
+    this.problems.push(`${PROJECT}:${key} must be ${allowed} (got ${shown})${why ? `: ${why}` : ""}`);
+  }
+
+  str(key: KeyName, check?: (v: string) => string | undefined): string | undefined {
+    const v = this.rawValue(key) ?? defaultOf(key);
+    if (v === undefined) return undefined;
+    if (typeof v !== "string") return undefined;
+    const bad = check?.(v);
+    if (bad !== undefined) {
+      this.fail(key, bad, v);
+      return undefined;
+    }
+    return v;
+  }
+
+  int(key: KeyName, min: number, max: number, extra?: (n: number) => [string, string?] | undefined): number {
+    const spec = KEYS[key];
+    const v = this.rawValue(key);
+    const fallback = typeof spec.default === "number" ? spec.default : min;
+    if (v === undefined) return fallback;
+    if (!/^-?\d+$/.test(v.trim())) {
+      this.fail(key, `a whole number from ${min} to ${max}`, v);
+      return fallback;
+    }
+    const n = Number(v);
+    if (n < min || n > max) {
+      this.fail(key, `a whole number from ${min} to ${max}`, n);
+      return fallback;
+    }
+    const bad = extra?.(n);
+    if (bad) {
+      this.fail(key, bad[0], n, bad[1]);
+      return fallback;
+    }
+    return n;
+  }
+
+  bool(key: KeyName): boolean {
+    const spec = KEYS[key];
+    const v = this.rawValue(key);
+    if (v === undefined) return spec.default === true;
+    if (v === "true" || v === "false") return v === "true";
+    this.fail(key, "true or false", v);
+    return spec.default === true;
+  }
+
+  oneOf<T extends string>(key: KeyName, allowed: readonly T[]): T {
+    const v = this.str(key);
+    const spec = KEYS[key];
+    if (v !== undefined && (allowed as readonly string[]).includes(v)) return v as T;
+    if (v !== undefined) this.fail(key, `one of ${allowed.join(", ")}`, v);
+    return spec.default as T;
+  }
+
+  json(key: KeyName): unknown {
+    const v = this.rawValue(key);
+    if (v === undefined) return defaultOf(key);
+    try {
+      return JSON.parse(v);
+    } catch {
+      // A plain string where a list or object is expected.
+      return v;
+    }
+  }
+}
+
+/**
+ * Validates a raw config map (`pulumi.runtime.allConfig()` form: "rayswarm:key" -> string) into a
+ * PlatformConfig. Pure: throws ConfigError listing every problem.
+ */
+export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonly string[] = []): PlatformConfig {
+  const r = new Reader(raw);
+
+  // Unknown keys: a typo must never silently fall back to a default.
+  const known = new Set(Object.keys(KEYS));
+  for (const fullKey of Object.keys(raw)) {
+    if (!fullKey.startsWith(`${PROJECT}:`)) continue;
+    const key = fullKey.slice(PROJECT.length + 1);
+    if (!known.has(key)) {
+      const near = closest(key, [...known]);
+      r.problems.push(
+        `${fullKey} is not a known key${near ? ` (did you mean ${PROJECT}:${near}?)` : ""}: known keys are listed in the README's config reference`,
+      );
+    }
+  }
+
+  const environment = r.oneOf("environment", ENVIRONMENTS);
+
+  // Keys that the chosen environment ignores are an error, not a silent no-op.
+  for (const [key, spec] of Object.entries(KEYS) as [KeyName, KeySpec][]) {
+    const envs = spec.environments;
+    // Pulumi.yaml's declared defaults reach the program like set values, so only a value that
+    // differs from the default counts as "set".
+    if (envs && !envs.includes(environment) && r.has(key) && !isDefault(spec, r.rawValue(key))) {
+      r.problems.push(
+        `${PROJECT}:${key} is not used when ${PROJECT}:environment is ${environment} (only with ${envs.join(" or ")}): remove it`,
+      );
+    }
+  }
+
+  const sshUser =
+    r.str("sshUser", (v) => (/^[a-z_][a-z0-9_-]{0,31}$/.test(v) ? undefined : "a Unix user name")) ?? (environment === "local" ? "root" : "debian");
+  const sshPublicKey = r.str("sshPublicKey", (v) =>
+    /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/.test(v.trim())
+      ? undefined
+      : "an OpenSSH public key line (ssh-ed25519 AAAA... or ssh-rsa AAAA...)",
+  );
+  const privateKeyRaw = r.rawValue("sshPrivateKey");
+  if (privateKeyRaw !== undefined) {
+    if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKeyRaw)) {
+      r.problems.push(`${PROJECT}:sshPrivateKey must be a PEM/OpenSSH private key (got a value that is not one; not shown because it is a secret)`);
+    }
+    if (secretKeys.length > 0 && !secretKeys.includes(`${PROJECT}:sshPrivateKey`)) {
+      r.problems.push(`${PROJECT}:sshPrivateKey must be stored as a secret (got a plain value): set it with \`pulumi config set --secret sshPrivateKey < key\``);
+    }
+  }
+  if (sshPublicKey !== undefined && privateKeyRaw === undefined) {
+    r.problems.push(
+      `${PROJECT}:sshPrivateKey must be set when ${PROJECT}:sshPublicKey is (got nothing): the deployment logs in with the matching private key`,
+    );
+  }
+  if (environment === "existing" && privateKeyRaw === undefined) {
+    r.problems.push(`${PROJECT}:sshPrivateKey must be set when ${PROJECT}:environment is existing (got nothing): it logs in to your machines`);
+  }
+
+  let adminCidr: string | undefined;
+  if (environment === "openstack") {
+    const v = r.rawValue("adminCidr");
+    if (v === undefined) {
+      r.problems.push(`${PROJECT}:adminCidr must be set when ${PROJECT}:environment is openstack (got nothing): the CIDR allowed to SSH to the bastion, e.g. 203.0.113.7/32`);
+    } else {
+      const c = parseCidr(v);
+      if (!c) r.fail("adminCidr", "an IPv4 CIDR such as 203.0.113.7/32", v);
+      else if (c.prefix === 0) r.fail("adminCidr", "a CIDR narrower than /0", v, "SSH must not be open to the whole internet");
+      else adminCidr = v;
+    }
+  }
+
+  const rayWorkers = r.int("rayWorkers", 0, 100);
+  const swarmManagers = r.int("swarmManagers", 1, 7, (n) =>
+    n % 2 === 0 ? ["an odd number >= 1", "an even manager count cannot keep Raft quorum"] : undefined,
+  );
+  const swarmWorkers = r.int("swarmWorkers", 0, 100);
+
+  const networkCidr =
+    r.str("networkCidr", (v) => {
+      const c = parseCidr(v);
+      if (!c) return "an IPv4 network CIDR with no host bits set, such as 10.42.0.0/24";
+      if (!isPrivate(c.base, c.prefix)) return "a private (RFC 1918) CIDR: 10/8, 172.16/12 or 192.168/16";
+      if (c.prefix < 16 || c.prefix > 27) return "a CIDR from /16 to /27";
+      return undefined;
+    }) ?? "10.42.0.0/24";
+  const net = parseCidr(networkCidr);
+  if (net && environment !== "existing") {
+    const needed = 10 + 2 + rayWorkers + swarmManagers + swarmWorkers; // .10 upwards, see hostAddress
+    const size = 2 ** (32 - net.prefix) - 1;
+    if (needed > size) {
+      r.fail("networkCidr", `a CIDR with room for ${needed - 10} machines from .10 up`, networkCidr, `it has ${size} addresses`);
+    }
+  }
+
+  const dnsRaw = r.json("dnsNameservers");
+  let dnsNameservers: string[] = [...(defaultOf("dnsNameservers") as readonly string[])];
+  if (!Array.isArray(dnsRaw) || dnsRaw.some((d) => !ipv4.safeParse(d).success)) {
+    r.fail("dnsNameservers", "a list of IPv4 addresses", dnsRaw);
+  } else dnsNameservers = dnsRaw as string[];
+
+  const nonEmpty = (v: string) => (v.trim() === "" ? "a non-empty string" : undefined);
+  const flavor = (key: KeyName) => r.str(key, nonEmpty) ?? String(defaultOf(key));
+
+  const rayVersion = r.str("rayVersion", (v) => (versionRe.test(v) ? undefined : "a version such as 2.40.0")) ?? String(defaultOf("rayVersion"));
+  const dockerVersion =
+    r.str("dockerVersion", (v) => (versionRe.test(v) ? undefined : "a version prefix such as 20.10 or 26.1.5")) ?? String(defaultOf("dockerVersion"));
+
+  const servingPort = r.int("servingPort", 1, 65535, (n) =>
+    INTERNAL_PORTS[n] ? [`a port not used inside the cluster`, `${n} is ${INTERNAL_PORTS[n]}`] : undefined,
+  );
+  const apiReplicas = r.int("apiReplicas", 1, 50);
+  const workerReplicas = r.int("workerReplicas", 1, 100);
+  const endpointMode = r.oneOf("endpointMode", ["vip", "dnsrr"] as const);
+  const publishMode = r.oneOf("publishMode", ["ingress", "host"] as const);
+  if (endpointMode === "dnsrr" && publishMode === "ingress" && r.has("endpointMode")) {
+    r.fail("publishMode", "host when endpointMode is dnsrr", publishMode, "Swarm cannot publish a dnsrr service through the ingress routing mesh");
+  }
+  const image = (key: KeyName) =>
+    r.str(key, (v) => (imageRe.test(v) ? undefined : "a Docker image reference such as redis:7.4 or registry/name:tag")) ??
+    String(defaultOf(key));
+
+  const tarRaw = r.json("imageTarballs");
+  let imageTarballs: string[] = [];
+  if (!Array.isArray(tarRaw) || tarRaw.some((t) => typeof t !== "string" || !t.endsWith(".tar"))) {
+    r.fail("imageTarballs", "a list of paths to .tar files made by `docker save`", tarRaw);
+  } else imageTarballs = tarRaw as string[];
+
+  const modelRoot =
+    r.str("modelRoot", (v) => (/^\/[A-Za-z0-9._/-]+$/.test(v) && !v.includes("..") ? undefined : "an absolute path without spaces or ..")) ??
+    String(defaultOf("modelRoot"));
+
+  // ---------- the existing environment's inventory ----------
+  let hosts: InventoryHost[] = [];
+  if (environment === "existing") {
+    const hostsRaw = r.json("hosts");
+    if (hostsRaw === undefined) {
+      r.problems.push(`${PROJECT}:hosts must be set when ${PROJECT}:environment is existing (got nothing): list your machines with name, address and roles`);
+    } else if (!Array.isArray(hostsRaw)) {
+      r.fail("hosts", "a list of {name, address, roles}", hostsRaw);
+    } else {
+      hostsRaw.forEach((h, i) => {
+        const parsed = hostSchema.safeParse(h);
+        if (!parsed.success) {
+          for (const issue of parsed.error.issues) {
+            const path = issue.path.join(".");
+            const got = issue.path.reduce<unknown>((o, p) => (o && typeof o === "object" ? (o as Record<string, unknown>)[p as string] : undefined), h);
+            r.problems.push(
+              `${PROJECT}:hosts[${i}]${path ? "." + path : ""} must be ${describeIssue(issue, path)} (got ${JSON.stringify(got) ?? "nothing"})`,
+            );
+          }
+          return;
+        }
+        const v = parsed.data;
+        hosts.push({
+          name: v.name,
+          address: v.address,
+          privateAddress: v.privateAddress ?? v.address,
+          port: v.port ?? 22,
+          user: v.user ?? sshUser,
+          roles: [...new Set(v.roles)],
+        });
+      });
+      const names = hosts.map((h) => h.name);
+      const dup = names.find((n, i) => names.indexOf(n) !== i);
+      if (dup) r.problems.push(`${PROJECT}:hosts names must be unique (got ${JSON.stringify(dup)} twice)`);
+      const count = (role: Role) => hosts.filter((h) => h.roles.includes(role)).length;
+      if (r.problems.length === 0) {
+        if (count("ray-head") !== 1) r.problems.push(`${PROJECT}:hosts must have exactly one ray-head (got ${count("ray-head")})`);
+        if (count("swarm-manager") % 2 === 0)
+          r.problems.push(`${PROJECT}:hosts must have an odd number of swarm-manager machines (got ${count("swarm-manager")}): an even manager count cannot keep Raft quorum`);
+        if (count("orchestration") > 1) r.problems.push(`${PROJECT}:hosts must have at most one orchestration machine (got ${count("orchestration")})`);
+      }
+    }
+  }
+  if (r.problems.length > 0) throw new ConfigError(r.problems);
+
+  const counts =
+    environment === "existing"
+      ? {
+          rayWorkers: hosts.filter((h) => h.roles.includes("ray-worker")).length,
+          swarmManagers: hosts.filter((h) => h.roles.includes("swarm-manager")).length,
+          swarmWorkers: hosts.filter((h) => h.roles.includes("swarm-worker")).length,
+        }
+      : { rayWorkers, swarmManagers, swarmWorkers };
+
+  return {
+    project: PROJECT,
+    stack,
+    environment,
+    ssh: {
+      user: sshUser,
+      publicKey: sshPublicKey,
+      privateKey: privateKeyRaw === undefined ? undefined : pulumi.secret(privateKeyRaw),
+    },
+    adminCidr,
+    counts,
+    openstack: {
+      image: r.str("image", nonEmpty) ?? String(defaultOf("image")),
+      externalNetwork: r.str("externalNetwork", nonEmpty) ?? String(defaultOf("externalNetwork")),
+      networkCidr,
+      dnsNameservers,
+      flavors: {
+        orchestration: flavor("bastionFlavor"),
+        "ray-head": flavor("rayHeadFlavor"),
+        "ray-worker": flavor("rayWorkerFlavor"),
+        "swarm-manager": flavor("swarmManagerFlavor"),
+        "swarm-worker": flavor("swarmWorkerFlavor"),
+      },
+    },
+    versions: { ray: rayVersion, docker: dockerVersion },
+    serving: {
+      port: servingPort,
+      apiReplicas,
+      workerReplicas,
+      endpointMode,
+      publishMode,
+      images: { serving: image("servingImage"), rabbitmq: image("rabbitmqImage"), redis: image("redisImage") },
+      imageTarballs,
+    },
+    tuning: {
+      initial: r.bool("initialTuning"),
+      trials: r.int("tuningTrials", 1, 1000),
+      timeBudgetSeconds: r.int("tuningTimeBudget", 30, 86400),
+      jupyter: r.bool("jupyter"),
+    },
+    promotion: { modelRoot, keepVersions: r.int("keepModelVersions", 2, 100) },
+    hosts,
+    local: { nodeImage: image("localNodeImage"), networkCidr },
+  };
+}
+
+function isDefault(spec: KeySpec, raw: string | undefined): boolean {
+  if (spec.default === undefined || raw === undefined) return false;
+  if (typeof spec.default === "string") return raw === spec.default;
+  try {
+    return JSON.stringify(JSON.parse(raw)) === JSON.stringify(spec.default);
+  } catch {
+    return false;
+  }
+}
+
+function describeIssue(issue: z.core.$ZodIssue, path: string): string {
+  if (path === "" && issue.code === "unrecognized_keys") return `an object with only name, address, privateAddress, port, user, roles (unknown: ${issue.keys.join(", ")})`;
+  if (path === "") return "an object {name, address, roles}";
+  if (path.startsWith("roles")) return `a list of roles from ${ROLES.join(", ")}`;
+  if (path === "port") return "a port from 1 to 65535";
+  if (path === "privateAddress") return "an IPv4 address";
+  if (path === "user") return "a Unix user name";
+  return issue.message.replace(/^Invalid input: /, "");
+}
+
+function closest(key: string, candidates: string[]): string | undefined {
+  const dist = (a: string, b: string): number => {
+    const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array(b.length).fill(0)]);
+    for (let j = 1; j <= b.length; j++) d[0][j] = j;
+    for (let i = 1; i <= a.length; i++)
+      for (let j = 1; j <= b.length; j++)
+        d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + (a[i - 1].toLowerCase() === b[j - 1].toLowerCase() ? 0 : 1));
+    return d[a.length][b.length];
+  };
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const c of candidates) {
+    const d = dist(key, c);
+    if (d < bestD) [best, bestD] = [c, d];
+  }
+  return bestD <= Math.max(2, Math.floor(key.length / 4)) ? best : undefined;
+}
+
+/** Reads the stack's config once. Throws a RunError (no stack trace) listing every problem. */
+export function loadPlatformConfig(): PlatformConfig {
+  const raw = pulumi.runtime.allConfig();
+  let secretKeys: string[] = [];
+  try {
+    secretKeys = JSON.parse(process.env.PULUMI_CONFIG_SECRET_KEYS ?? "[]") as string[];
+  } catch {
+    secretKeys = [];
+  }
+  try {
+    return parsePlatformConfig(raw, pulumi.getStack(), secretKeys);
+  } catch (e) {
+    if (e instanceof ConfigError) throw new pulumi.RunError(e.message);
+    throw e;
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The existing environment: machines you already have, listed in stack config (rayswarm:hosts)
+ * with one SSH private key (a secret). The orchestration machine, if listed, is the jump host
+ * for all the others, as on OpenStack.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import type { Connection, Host } from "../components/host";
+import { sshCommandLine } from "../components/host";
+import type { InventoryHost, PlatformConfig } from "./config";
+import type { Environment } from "./openstack";
+
+/** Readiness on a machine we did not create: SSH works, cloud-init (if any) is done, we can be root. */
+export const EXISTING_READY_SCRIPT = [
+  "set -e",
+  "if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/null || true; fi",
+  'if [ "$(id -u)" != 0 ] && ! sudo -n true 2>/dev/null; then echo "$(hostname): user $(id -un) is neither root nor a passwordless sudoer" >&2; exit 1; fi',
+  "echo ready",
+].join("\n");
+
+export function existingEnvironment(cfg: PlatformConfig, parent?: pulumi.Resource): Environment {
+  if (!cfg.ssh.privateKey) throw new Error("existingEnvironment: sshPrivateKey is required (validated by stacks/config.ts)");
+  const privateKey = cfg.ssh.privateKey;
+  const opts = parent ? { parent } : {};
+  const bastionInv = cfg.hosts.find((h) => h.roles.includes("orchestration"));
+
+  const connectionOf = (h: InventoryHost, viaBastion: boolean): pulumi.Output<Connection> =>
+    pulumi.output({
+      host: h.address,
+      port: h.port,
+      user: h.user,
+      privateKey,
+      dialErrorLimit: 30,
+      perDialTimeout: 10,
+      proxy:
+        viaBastion && bastionInv
+          ? { host: bastionInv.address, port: bastionInv.port, user: bastionInv.user, privateKey, dialErrorLimit: 30, perDialTimeout: 10 }
+          : undefined,
+    }) as pulumi.Output<Connection>;
+
+  const makeHost = (h: InventoryHost, bastion?: Host): Host => {
+    const viaBastion = bastion !== undefined;
+    const connection = connectionOf(h, viaBastion);
+    const ready = new command.remote.Command(
+      `${h.name}-ready`,
+      { connection, create: EXISTING_READY_SCRIPT, triggers: [h.address, h.user, h.port] },
+      { ...opts, dependsOn: bastion ? [bastion.ready] : [] },
+    );
+    return {
+      name: h.name,
+      roles: h.roles,
+      privateAddress: h.privateAddress,
+      user: h.user,
+      connection,
+      ready,
+      sshCommand: sshCommandLine({
+        user: h.user,
+        address: h.address,
+        port: h.port,
+        bastion: viaBastion && bastionInv ? { user: bastionInv.user, address: bastionInv.address, port: bastionInv.port } : undefined,
+      }),
+    };
+  };
+
+  const bastion = bastionInv ? makeHost(bastionInv) : undefined;
+  const others = cfg.hosts.filter((h) => h !== bastionInv).map((h) => makeHost(h, bastion));
+  const hosts = bastion ? [bastion, ...others] : others;
+  return {
+    hosts,
+    bastionAddress: pulumi.output(bastionInv?.address ?? hosts[0].privateAddress),
+    bastionUser: bastionInv?.user ?? hosts[0].user,
+  };
+}
