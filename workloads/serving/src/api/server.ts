@@ -1,0 +1,212 @@
+import { randomUUID } from 'node:crypto';
+import type { ChannelWrapper, AmqpConnectionManager } from 'amqp-connection-manager';
+import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import Redis from 'ioredis';
+import type { Logger } from 'pino';
+import { assertTopology, connectBroker, topology } from '../broker';
+import type { Config } from '../config';
+import { createMetrics, setModelVersion, type Metrics } from '../metrics';
+import { ModelFollower } from '../model/follower';
+import { ResultStore, redisOptions, type TaskRecord } from '../results';
+import type { TaskMessage } from '../task';
+import { RequestInvalid, validatePredictionRequest, type RangePolicy } from '../validation';
+import { renderPage } from './page';
+
+const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export interface ApiHandle {
+  readonly app: FastifyInstance<any, any, any, any>;
+  readonly metrics: Metrics;
+  close(): Promise<void>;
+}
+
+function sendError(reply: FastifyReply, status: number, code: string, message: string, details?: unknown): FastifyReply {
+  return reply.code(status).type('application/json').send({ error: details === undefined ? { code, message } : { code, message, details } });
+}
+
+/** Fastify error codes → stable, documented error codes. */
+function errorCode(e: FastifyError): string {
+  switch (e.code) {
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE': return 'unsupported_media_type';
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': return 'body_too_large';
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY': return 'empty_body';
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH': return 'invalid_content_length';
+    case 'FST_ERR_VALIDATION': return 'invalid_request';
+    default: return e.statusCode === 400 ? 'invalid_json' : 'bad_request';
+  }
+}
+
+function view(r: TaskRecord) {
+  return { id: r.id, status: r.status, result: r.result ?? null, modelVersion: r.modelVersion ?? null, error: r.error ?? null };
+}
+
+export async function startApi(cfg: Config, log: Logger): Promise<ApiHandle> {
+  const apiId = randomUUID();
+  const metrics = createMetrics('api');
+  const policy: RangePolicy = { mode: cfg.rangeMode, margin: cfg.rangeMargin };
+  const topo = topology(cfg);
+
+  const follower = new ModelFollower({ modelDir: cfg.modelDir, pollMs: cfg.modelPollMs, withSession: false, log: log.child({ component: 'model' }) });
+  follower.on('swap', (m) => setModelVersion(metrics, m.version));
+  await follower.start();
+
+  const store = new ResultStore(cfg, log.child({ component: 'redis' }), `api-${apiId}`);
+  const notifyChannel = store.notifyChannel(apiId);
+  const waiters = new Map<string, (r: TaskRecord) => void>();
+  const sub = new Redis(redisOptions(cfg, log, `api-sub-${apiId}`, true));
+  sub.on('error', () => undefined);
+  sub.on('message', (_ch: string, msg: string) => {
+    try {
+      const rec = JSON.parse(msg) as TaskRecord;
+      waiters.get(rec.id)?.(rec);
+    } catch { /* ignore malformed notifications */ }
+  });
+  void sub.subscribe(notifyChannel).catch((e: unknown) => log.warn({ err: e }, 'subscribe failed (will retry on reconnect)'));
+
+  const conn: AmqpConnectionManager = connectBroker(cfg, log.child({ component: 'amqp' }), `api-${apiId}`);
+  const channel: ChannelWrapper = conn.createChannel({ name: 'publish', confirm: true, publishTimeout: cfg.publishTimeoutMs, setup: (ch: Parameters<typeof assertTopology>[0]) => assertTopology(ch, topo) });
+  channel.on('error', (err) => log.warn({ err: err.message }, 'publish channel setup error'));
+
+  const app = Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }), bodyLimit: cfg.maxBodyBytes, return503OnClosing: true, onProtoPoisoning: 'error', onConstructorPoisoning: 'error' });
+  app.removeContentTypeParser('text/plain');
+
+  app.addHook('onResponse', (req, reply, done) => {
+    metrics.httpDuration.observe({ route: req.routeOptions.url ?? 'unmatched', method: req.method, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    done();
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) {
+      const code = errorCode(err);
+      const message =
+        code === 'unsupported_media_type' ? `content-type must be application/json, got ${JSON.stringify(req.headers['content-type'] ?? '')}`
+        : code === 'body_too_large' ? `request body larger than ${cfg.maxBodyBytes} bytes`
+        : code === 'invalid_json' ? `body is not valid JSON: ${err.message}`
+        : err.message;
+      return sendError(reply, status, code, message);
+    }
+    req.log.error({ err }, 'unhandled error');
+    return sendError(reply, 500, 'internal', 'internal error');
+  });
+  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}`));
+
+  const brokerUp = () => conn.isConnected();
+
+  app.post('/v1/predictions', async (req, reply) => {
+    const q = req.query as Record<string, unknown>;
+    let waitMs = 0;
+    if (q.wait !== undefined) {
+      if (typeof q.wait !== 'string' || !/^\d{1,9}$/.test(q.wait)) return sendError(reply, 400, 'invalid_request', 'wait: must be a whole number of milliseconds');
+      waitMs = Math.min(Number(q.wait), cfg.maxWaitMs);
+    }
+    for (const k of Object.keys(q)) if (k !== 'wait') return sendError(reply, 400, 'invalid_request', `${k}: unknown query parameter (allowed: wait)`);
+    const model = follower.current;
+    if (!model) return sendError(reply, 503, 'model_unavailable', 'no model loaded yet');
+    let rows: number[][];
+    let kind: 'single' | 'batch';
+    try {
+      ({ rows, kind } = validatePredictionRequest(req.body, model.card, policy, cfg.maxBatchInstances));
+    } catch (e) {
+      if (e instanceof RequestInvalid) {
+        metrics.tasks.inc({ outcome: 'rejected' });
+        return sendError(reply, 400, 'invalid_request', e.message, e.problems);
+      }
+      throw e;
+    }
+    if (!brokerUp()) {
+      metrics.publishFailures.inc({ reason: 'broker_down' });
+      return sendError(reply, 503, 'broker_unavailable', 'message broker unreachable; retry later');
+    }
+    if (!store.ready) {
+      metrics.publishFailures.inc({ reason: 'backend_down' });
+      return sendError(reply, 503, 'backend_unavailable', 'result backend unreachable; retry later');
+    }
+    const id = randomUUID();
+    try {
+      await store.markQueued(id);
+    } catch {
+      metrics.publishFailures.inc({ reason: 'backend_down' });
+      return sendError(reply, 503, 'backend_unavailable', 'result backend unreachable; retry later');
+    }
+    let waiter: Promise<TaskRecord | undefined> | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    if (waitMs > 0) {
+      waiter = new Promise((resolve) => {
+        waiters.set(id, resolve);
+        timer = setTimeout(() => resolve(undefined), waitMs);
+      });
+    }
+    const task: TaskMessage = { id, kind, features: model.card.features.map((f) => f.name), rows, enqueuedAt: Date.now(), notify: waiter ? notifyChannel : undefined };
+    try {
+      await channel.sendToQueue(topo.queue, Buffer.from(JSON.stringify(task)), {
+        persistent: true, messageId: id, contentType: 'application/json', timeout: cfg.publishTimeoutMs,
+      });
+    } catch (e) {
+      if (timer) clearTimeout(timer);
+      waiters.delete(id);
+      metrics.publishFailures.inc({ reason: 'publish' });
+      req.log.warn({ err: (e as Error).message, id }, 'publish failed');
+      return sendError(reply, 503, 'broker_unavailable', 'could not hand the task to the broker; retry later');
+    }
+    metrics.tasks.inc({ outcome: 'accepted' });
+    if (waiter) {
+      let rec = await waiter;
+      if (timer) clearTimeout(timer);
+      waiters.delete(id);
+      if (!rec) rec = await store.get(id).catch(() => undefined);
+      if (rec && rec.status !== 'queued') return reply.code(200).send(view(rec));
+    }
+    return reply.code(202).header('location', `/v1/predictions/${id}`).send({ id, status: 'queued' });
+  });
+
+  app.get('/v1/predictions/:id', async (req, reply) => {
+    const { id } = req.params as { id: string };
+    if (!UUID_RE.test(id)) return sendError(reply, 400, 'invalid_id', 'id: must be a lowercase UUID as returned by POST /v1/predictions');
+    if (!store.ready) return sendError(reply, 503, 'backend_unavailable', 'result backend unreachable; retry later');
+    let rec: TaskRecord | undefined;
+    try {
+      rec = await store.get(id);
+    } catch {
+      return sendError(reply, 503, 'backend_unavailable', 'result backend unreachable; retry later');
+    }
+    if (!rec) return sendError(reply, 404, 'not_found', `no task ${id} (unknown or expired)`);
+    return view(rec);
+  });
+
+  app.get('/v1/model', async (_req, reply) => {
+    const m = follower.current;
+    if (!m) return sendError(reply, 503, 'model_unavailable', 'no model loaded yet');
+    const c = m.card;
+    return {
+      version: c.version, createdAt: c.createdAt, target: c.target, dataset: c.dataset ?? null,
+      metric: c.metric ?? null, model: c.model ?? null, onnx: { opset: c.onnx.opset, sha256: c.onnx.sha256 },
+      features: c.features, featureRange: { mode: policy.mode, margin: policy.margin },
+    };
+  });
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const checks = { broker: brokerUp(), backend: store.ready, model: follower.current !== undefined };
+    const ok = checks.broker && checks.backend && checks.model;
+    return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks });
+  });
+  app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'").send(renderPage(follower.current?.card, policy, Math.min(cfg.maxWaitMs, 10000))));
+
+  await app.listen({ host: cfg.host, port: cfg.port });
+
+  return {
+    app,
+    metrics,
+    async close() {
+      follower.stop();
+      await app.close();
+      await channel.close().catch(() => undefined);
+      await conn.close().catch(() => undefined);
+      await sub.quit().catch(() => sub.disconnect());
+      await store.close();
+    },
+  };
+}
