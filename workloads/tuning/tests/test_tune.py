@@ -1,0 +1,73 @@
+"""A real Ray Tune search on a local Ray started by the test (num_cpus=2)."""
+import json
+import math
+import time
+
+import pytest
+
+from conftest import run_gate
+
+import ray  # noqa: E402  (a missing install must fail, never skip)
+from rayswarm_tuning import tune as tuning  # noqa: E402
+
+
+def test_ray_is_the_pinned_version():
+    assert ray.__version__ == "2.60.0"
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def test_tiny_search_finishes_fast_and_passes_the_gate(local_ray, tmp_path, models, capsys):
+    out = tmp_path / "model"
+    start = time.monotonic()
+    rc = tuning.main(["--data", "builtin:diabetes", "--target", "target", "--out", str(out),
+                      "--trials", "8", "--folds", "3", "--seed", "42", "--num-cpus", "2"])
+    elapsed = time.monotonic() - start
+    captured = capsys.readouterr()
+    assert rc == 0, captured.err
+    assert elapsed < 120, f"tiny search took {elapsed:.1f} s"
+    # Ray Tune's progress reporter printed its status table
+    assert "== Status ==" in captured.out and "cv rmse" in captured.out
+    card = json.loads((out / "model.json").read_text())
+    search = card["search"]
+    assert search["trials"] == 8 and search["folds"] == 3
+    assert search["finished"] >= 1 and search["finished"] + search["stoppedEarly"] == 8
+    assert card["model"]["family"] in ("ridge", "elasticnet", "random_forest",
+                                       "hist_gradient_boosting")
+    assert math.isfinite(card["metric"]["value"]) and card["metric"]["value"] < 80
+    # the gate accepts it as a first model, and compares it with the other models
+    rc, stdout, stderr = run_gate(out)
+    assert rc == 0, stderr
+    rc, stdout, stderr = run_gate(out, models["worse"])
+    assert rc == 0, stderr
+
+
+def test_asha_stops_bad_trials_early(local_ray, diabetes):
+    from rayswarm_tuning.data import split
+
+    X_train, _, y_train, _ = split(diabetes, 42)
+    results = tuning.run_search(X_train, y_train, trials=10, time_budget=None, folds=4, seed=1,
+                                families=("ridge", "elasticnet"), reporter=False, verbose=0)
+    folds_done = [r.metrics["folds_done"] for r in results]
+    assert len(folds_done) == 10
+    assert min(folds_done) < 4 <= max(folds_done)  # some stopped, some ran all folds
+    config, cv, summary = tuning.best_config(results, 4)
+    assert config["family"] in ("ridge", "elasticnet")
+    finished = [r.metrics["rmse"] for r in results if r.metrics["folds_done"] == 4]
+    assert cv == min(finished)
+
+
+def test_time_budget_limits_the_search(local_ray, diabetes):
+    from rayswarm_tuning.data import split
+
+    X_train, _, y_train, _ = split(diabetes, 42)
+    start = time.monotonic()
+    results = tuning.run_search(X_train, y_train, trials=500, time_budget=8, folds=3, seed=3,
+                                reporter=False, verbose=0)
+    assert time.monotonic() - start < 60
+    assert 0 < len(results) < 500
