@@ -181,3 +181,99 @@ write_if_changed() {
   mv -f "$tmp" "$path"
   return 0
 }
+
+# --- Ray helpers -------------------------------------------------------------------
+
+RAY_VENV=/opt/rayswarm/venv
+RAY_UNIT=rayswarm-ray
+
+require_ray() {
+  [[ -x "$RAY_VENV/bin/ray" ]] || die "Ray is not installed in $RAY_VENV (run ray-install.sh first)"
+}
+
+# ray_status_ok HOST:PORT: `ray status` answers for that GCS.
+ray_status_ok() { timeout 60 "$RAY_VENV/bin/ray" status --address "$1" >/dev/null 2>&1; }
+
+# ray_unit_apply ROLE RAY-START-ARGS...: make rayswarm-ray run
+# `ray start --block RAY-START-ARGS...` (args must not contain spaces). With systemd:
+# /etc/systemd/system/rayswarm-ray.service, enabled, (re)started when its content
+# changed or it is not active. Without systemd: a detached process (see fallback_*).
+ray_unit_apply() {
+  local role="$1" exec_line unit restart=false
+  shift
+  exec_line="$RAY_VENV/bin/ray start --block $*"
+  if has_systemd; then
+    unit="[Unit]
+Description=rayswarm Ray $role (managed by scripts/host/ray-$role.sh)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+Environment=HOME=/root
+Environment=RAY_USAGE_STATS_ENABLED=0
+Environment=PYTHONUNBUFFERED=1
+ExecStart=$exec_line
+Restart=always
+RestartSec=5
+KillMode=control-group
+TimeoutStopSec=60
+LimitNOFILE=65536
+
+[Install]
+WantedBy=multi-user.target"
+    if write_if_changed "/etc/systemd/system/$RAY_UNIT.service" 0644 <<<"$unit"; then
+      log "wrote $RAY_UNIT.service ($role)"
+      systemctl daemon-reload
+      restart=true
+      mark_changed
+    fi
+    if ! systemctl is-enabled --quiet "$RAY_UNIT.service" 2>/dev/null; then
+      systemctl enable "$RAY_UNIT.service" >/dev/null 2>&1 || die "systemctl enable $RAY_UNIT failed"
+      mark_changed
+    fi
+    if [[ $restart == true ]] && systemctl is-active --quiet "$RAY_UNIT.service"; then
+      log "restarting $RAY_UNIT.service"
+      systemctl restart "$RAY_UNIT.service" || die "systemctl restart $RAY_UNIT failed"
+    elif ! systemctl is-active --quiet "$RAY_UNIT.service"; then
+      log "starting $RAY_UNIT.service"
+      systemctl start "$RAY_UNIT.service" || die "systemctl start $RAY_UNIT failed"
+      mark_changed
+    fi
+  else
+    mkdir -p /etc/rayswarm/units
+    if write_if_changed "/etc/rayswarm/units/$RAY_UNIT.service" 0644 <<<"$exec_line"; then
+      restart=true
+      mark_changed
+    fi
+    if [[ $restart == true ]] || ! fallback_running "$RAY_UNIT"; then
+      log "no systemd: (re)starting Ray $role detached (log /var/log/rayswarm/$RAY_UNIT.log)"
+      fallback_stop "$RAY_UNIT"
+      # shellcheck disable=SC2086 # exec_line is a validated word list
+      RAY_USAGE_STATS_ENABLED=0 fallback_start "$RAY_UNIT" $exec_line
+      mark_changed
+    fi
+  fi
+}
+
+# ray_unit_active: the Ray service (or its fallback process) is running.
+ray_unit_active() {
+  if has_systemd; then
+    systemctl is-active --quiet "$RAY_UNIT.service"
+  else
+    fallback_running "$RAY_UNIT"
+  fi
+}
+
+# ray_unit_logs: recent output of the Ray service, for failure messages.
+ray_unit_logs() {
+  if has_systemd; then
+    journalctl -u "$RAY_UNIT.service" -n 30 --no-pager >&2 2>/dev/null || true
+  else
+    tail -n 30 "/var/log/rayswarm/$RAY_UNIT.log" >&2 2>/dev/null || true
+  fi
+}
+
+# valid_addr ADDR / valid_port PORT: argument checks (no spaces, sane ranges).
+valid_addr() { [[ "$1" =~ ^[A-Za-z0-9._-]+$ ]]; }
+valid_port() { [[ "$1" =~ ^[0-9]+$ ]] && (($1 > 0 && $1 < 65536)); }
