@@ -1,20 +1,12 @@
 // Read config -> build the environment's hosts -> put the platform on them -> export outputs.
-import * as pulumi from "@pulumi/pulumi";
-import { Platform } from "./components/platform";
-import { buildEnvironment, loadPlatformConfig } from "./stacks";
+import { program } from "./stacks/program";
 
-const config = loadPlatformConfig();
-const environment = buildEnvironment(config);
-const platform = new Platform(config.stack, {
-  config,
-  hosts: environment.hosts,
-  bastion: { address: environment.bastionAddress, user: environment.bastionUser },
-});
+const out = program();
 
-export const environmentKind = config.environment;
-export const bastionAddress = environment.bastionAddress;
-export const sshCommands = platform.sshCommands;
-export const privateAddresses = platform.privateAddresses;
-export const rayHeadAddress = platform.rayHeadAddress;
-export const rayDashboardTunnel = platform.rayDashboardTunnel;
-export const sshPrivateKey = environment.generatedPrivateKey ? pulumi.secret(environment.generatedPrivateKey) : undefined;
+export const environmentKind = out.environmentKind;
+export const bastionAddress = out.bastionAddress;
+export const sshCommands = out.sshCommands;
+export const privateAddresses = out.privateAddresses;
+export const rayHeadAddress = out.rayHeadAddress;
+export const rayDashboardTunnel = out.rayDashboardTunnel;
+export const sshPrivateKey = out.sshPrivateKey;

@@ -41,12 +41,10 @@ export function sshCommandLine(args: {
   port?: number;
   bastion?: { user: string; address: pulumi.Input<string>; port?: number };
 }): pulumi.Output<string> {
-  return pulumi
-    .all([args.address, args.bastion?.address ?? ""])
-    .apply(([address, bastionAddress]) => {
-      const port = args.port && args.port !== 22 ? ` -p ${args.port}` : "";
-      if (!args.bastion) return `ssh${port} ${args.user}@${address}`;
-      const bport = args.bastion.port && args.bastion.port !== 22 ? `:${args.bastion.port}` : "";
-      return `ssh -J ${args.bastion.user}@${bastionAddress}${bport}${port} ${args.user}@${address}`;
-    });
+  return pulumi.all([args.address, args.bastion?.address ?? ""]).apply(([address, bastionAddress]) => {
+    const port = args.port && args.port !== 22 ? ` -p ${args.port}` : "";
+    if (!args.bastion) return `ssh${port} ${args.user}@${address}`;
+    const bport = args.bastion.port && args.bastion.port !== 22 ? `:${args.bastion.port}` : "";
+    return `ssh -J ${args.bastion.user}@${bastionAddress}${bport}${port} ${args.user}@${address}`;
+  });
 }

@@ -34,7 +34,8 @@ export class Platform extends pulumi.ComponentResource {
       if (found.length !== 1) throw new pulumi.ResourceError(`Platform: expected exactly one ${role} host, got ${found.length}`, this);
       return found[0];
     };
-    if (hostsWithRole(hosts, "swarm-manager").length === 0) throw new pulumi.ResourceError("Platform: at least one swarm-manager host is required", this);
+    if (hostsWithRole(hosts, "swarm-manager").length === 0)
+      throw new pulumi.ResourceError("Platform: at least one swarm-manager host is required", this);
     const head = one("ray-head");
 
     this.sshCommands = pulumi.all(Object.fromEntries(hosts.map((h) => [h.name, h.sshCommand]))) as pulumi.Output<Record<string, string>>;
@@ -44,7 +45,10 @@ export class Platform extends pulumi.ComponentResource {
     this.rayHeadAddress = pulumi.output(head.privateAddress);
     this.rayDashboardTunnel = pulumi
       .all([args.bastion.address, head.privateAddress])
-      .apply(([b, h]) => `ssh -N -L ${RAY_PORTS.dashboard}:${h}:${RAY_PORTS.dashboard} ${args.bastion.user}@${b}  # then open http://localhost:${RAY_PORTS.dashboard}`);
+      .apply(
+        ([b, h]) =>
+          `ssh -N -L ${RAY_PORTS.dashboard}:${h}:${RAY_PORTS.dashboard} ${args.bastion.user}@${b}  # then open http://localhost:${RAY_PORTS.dashboard}`,
+      );
 
     this.registerOutputs({
       sshCommands: this.sshCommands,

@@ -86,7 +86,9 @@ export const INTERNAL_PORTS: Readonly<Record<number, string>> = {
 // ---------- value parsers: raw config strings -> typed values ----------
 
 const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/);
-const hostname = z.string().regex(/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/);
+const hostname = z
+  .string()
+  .regex(/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/);
 const cidrRe = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/;
 const nameRe = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
 
@@ -119,7 +121,10 @@ const hostSchema = z
     address: z.union([ipv4, hostname], { error: "an IPv4 address or a hostname" }),
     privateAddress: ipv4.optional(),
     port: z.number().int().min(1).max(65535).optional(),
-    user: z.string().regex(/^[a-z_][a-z0-9_-]*$/).optional(),
+    user: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_-]*$/)
+      .optional(),
     roles: z.array(z.enum(ROLES)).min(1),
   })
   .strict();
@@ -141,7 +146,7 @@ class Reader {
   }
 
   fail(key: KeyName, allowed: string, got: unknown, why?: string): void {
-    const shown = typeof got === "string" ? JSON.stringify(got) : JSON.stringify(got) ?? String(got);
+    const shown = typeof got === "string" ? JSON.stringify(got) : (JSON.stringify(got) ?? String(got));
     this.problems.push(`${PROJECT}:${key} must be ${allowed} (got ${shown})${why ? `: ${why}` : ""}`);
   }
 
@@ -243,7 +248,8 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
   }
 
   const sshUser =
-    r.str("sshUser", (v) => (/^[a-z_][a-z0-9_-]{0,31}$/.test(v) ? undefined : "a Unix user name")) ?? (environment === "local" ? "root" : "debian");
+    r.str("sshUser", (v) => (/^[a-z_][a-z0-9_-]{0,31}$/.test(v) ? undefined : "a Unix user name")) ??
+    (environment === "local" ? "root" : "debian");
   const sshPublicKey = r.str("sshPublicKey", (v) =>
     /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/.test(v.trim())
       ? undefined
@@ -252,10 +258,14 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
   const privateKeyRaw = r.rawValue("sshPrivateKey");
   if (privateKeyRaw !== undefined) {
     if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKeyRaw)) {
-      r.problems.push(`${PROJECT}:sshPrivateKey must be a PEM/OpenSSH private key (got a value that is not one; not shown because it is a secret)`);
+      r.problems.push(
+        `${PROJECT}:sshPrivateKey must be a PEM/OpenSSH private key (got a value that is not one; not shown because it is a secret)`,
+      );
     }
     if (secretKeys.length > 0 && !secretKeys.includes(`${PROJECT}:sshPrivateKey`)) {
-      r.problems.push(`${PROJECT}:sshPrivateKey must be stored as a secret (got a plain value): set it with \`pulumi config set --secret sshPrivateKey < key\``);
+      r.problems.push(
+        `${PROJECT}:sshPrivateKey must be stored as a secret (got a plain value): set it with \`pulumi config set --secret sshPrivateKey < key\``,
+      );
     }
   }
   if (sshPublicKey !== undefined && privateKeyRaw === undefined) {
@@ -264,14 +274,18 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
     );
   }
   if (environment === "existing" && privateKeyRaw === undefined) {
-    r.problems.push(`${PROJECT}:sshPrivateKey must be set when ${PROJECT}:environment is existing (got nothing): it logs in to your machines`);
+    r.problems.push(
+      `${PROJECT}:sshPrivateKey must be set when ${PROJECT}:environment is existing (got nothing): it logs in to your machines`,
+    );
   }
 
   let adminCidr: string | undefined;
   if (environment === "openstack") {
     const v = r.rawValue("adminCidr");
     if (v === undefined) {
-      r.problems.push(`${PROJECT}:adminCidr must be set when ${PROJECT}:environment is openstack (got nothing): the CIDR allowed to SSH to the bastion, e.g. 203.0.113.7/32`);
+      r.problems.push(
+        `${PROJECT}:adminCidr must be set when ${PROJECT}:environment is openstack (got nothing): the CIDR allowed to SSH to the bastion, e.g. 203.0.113.7/32`,
+      );
     } else {
       const c = parseCidr(v);
       if (!c) r.fail("adminCidr", "an IPv4 CIDR such as 203.0.113.7/32", v);
@@ -312,9 +326,11 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
   const nonEmpty = (v: string) => (v.trim() === "" ? "a non-empty string" : undefined);
   const flavor = (key: KeyName) => r.str(key, nonEmpty) ?? String(defaultOf(key));
 
-  const rayVersion = r.str("rayVersion", (v) => (versionRe.test(v) ? undefined : "a version such as 2.40.0")) ?? String(defaultOf("rayVersion"));
+  const rayVersion =
+    r.str("rayVersion", (v) => (versionRe.test(v) ? undefined : "a version such as 2.40.0")) ?? String(defaultOf("rayVersion"));
   const dockerVersion =
-    r.str("dockerVersion", (v) => (versionRe.test(v) ? undefined : "a version prefix such as 20.10 or 26.1.5")) ?? String(defaultOf("dockerVersion"));
+    r.str("dockerVersion", (v) => (versionRe.test(v) ? undefined : "a version prefix such as 20.10 or 26.1.5")) ??
+    String(defaultOf("dockerVersion"));
 
   const servingPort = r.int("servingPort", 1, 65535, (n) =>
     INTERNAL_PORTS[n] ? [`a port not used inside the cluster`, `${n} is ${INTERNAL_PORTS[n]}`] : undefined,
@@ -324,7 +340,12 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
   const endpointMode = r.oneOf("endpointMode", ["vip", "dnsrr"] as const);
   const publishMode = r.oneOf("publishMode", ["ingress", "host"] as const);
   if (endpointMode === "dnsrr" && publishMode === "ingress" && r.has("endpointMode")) {
-    r.fail("publishMode", "host when endpointMode is dnsrr", publishMode, "Swarm cannot publish a dnsrr service through the ingress routing mesh");
+    r.fail(
+      "publishMode",
+      "host when endpointMode is dnsrr",
+      publishMode,
+      "Swarm cannot publish a dnsrr service through the ingress routing mesh",
+    );
   }
   const image = (key: KeyName) =>
     r.str(key, (v) => (imageRe.test(v) ? undefined : "a Docker image reference such as redis:7.4 or registry/name:tag")) ??
@@ -337,15 +358,18 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
   } else imageTarballs = tarRaw as string[];
 
   const modelRoot =
-    r.str("modelRoot", (v) => (/^\/[A-Za-z0-9._/-]+$/.test(v) && !v.includes("..") ? undefined : "an absolute path without spaces or ..")) ??
-    String(defaultOf("modelRoot"));
+    r.str("modelRoot", (v) =>
+      /^\/[A-Za-z0-9._/-]+$/.test(v) && !v.includes("..") ? undefined : "an absolute path without spaces or ..",
+    ) ?? String(defaultOf("modelRoot"));
 
   // ---------- the existing environment's inventory ----------
-  let hosts: InventoryHost[] = [];
+  const hosts: InventoryHost[] = [];
   if (environment === "existing") {
     const hostsRaw = r.json("hosts");
     if (hostsRaw === undefined) {
-      r.problems.push(`${PROJECT}:hosts must be set when ${PROJECT}:environment is existing (got nothing): list your machines with name, address and roles`);
+      r.problems.push(
+        `${PROJECT}:hosts must be set when ${PROJECT}:environment is existing (got nothing): list your machines with name, address and roles`,
+      );
     } else if (!Array.isArray(hostsRaw)) {
       r.fail("hosts", "a list of {name, address, roles}", hostsRaw);
     } else {
@@ -354,7 +378,10 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
         if (!parsed.success) {
           for (const issue of parsed.error.issues) {
             const path = issue.path.join(".");
-            const got = issue.path.reduce<unknown>((o, p) => (o && typeof o === "object" ? (o as Record<string, unknown>)[p as string] : undefined), h);
+            const got = issue.path.reduce<unknown>(
+              (o, p) => (o && typeof o === "object" ? (o as Record<string, unknown>)[p as string] : undefined),
+              h,
+            );
             r.problems.push(
               `${PROJECT}:hosts[${i}]${path ? "." + path : ""} must be ${describeIssue(issue, path)} (got ${JSON.stringify(got) ?? "nothing"})`,
             );
@@ -378,11 +405,33 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
       if (r.problems.length === 0) {
         if (count("ray-head") !== 1) r.problems.push(`${PROJECT}:hosts must have exactly one ray-head (got ${count("ray-head")})`);
         if (count("swarm-manager") % 2 === 0)
-          r.problems.push(`${PROJECT}:hosts must have an odd number of swarm-manager machines (got ${count("swarm-manager")}): an even manager count cannot keep Raft quorum`);
-        if (count("orchestration") > 1) r.problems.push(`${PROJECT}:hosts must have at most one orchestration machine (got ${count("orchestration")})`);
+          r.problems.push(
+            `${PROJECT}:hosts must have an odd number of swarm-manager machines (got ${count("swarm-manager")}): an even manager count cannot keep Raft quorum`,
+          );
+        if (count("orchestration") > 1)
+          r.problems.push(`${PROJECT}:hosts must have at most one orchestration machine (got ${count("orchestration")})`);
       }
     }
   }
+  const images = { serving: image("servingImage"), rabbitmq: image("rabbitmqImage"), redis: image("redisImage") };
+  const localNodeImage = image("localNodeImage");
+  const tuning = {
+    initial: r.bool("initialTuning"),
+    trials: r.int("tuningTrials", 1, 1000),
+    timeBudgetSeconds: r.int("tuningTimeBudget", 30, 86400),
+    jupyter: r.bool("jupyter"),
+  };
+  const keepVersions = r.int("keepModelVersions", 2, 100);
+  const osImage = r.str("image", nonEmpty) ?? String(defaultOf("image"));
+  const externalNetwork = r.str("externalNetwork", nonEmpty) ?? String(defaultOf("externalNetwork"));
+  const flavors = {
+    orchestration: flavor("bastionFlavor"),
+    "ray-head": flavor("rayHeadFlavor"),
+    "ray-worker": flavor("rayWorkerFlavor"),
+    "swarm-manager": flavor("swarmManagerFlavor"),
+    "swarm-worker": flavor("swarmWorkerFlavor"),
+  };
+
   if (r.problems.length > 0) throw new ConfigError(r.problems);
 
   const counts =
@@ -405,19 +454,7 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
     },
     adminCidr,
     counts,
-    openstack: {
-      image: r.str("image", nonEmpty) ?? String(defaultOf("image")),
-      externalNetwork: r.str("externalNetwork", nonEmpty) ?? String(defaultOf("externalNetwork")),
-      networkCidr,
-      dnsNameservers,
-      flavors: {
-        orchestration: flavor("bastionFlavor"),
-        "ray-head": flavor("rayHeadFlavor"),
-        "ray-worker": flavor("rayWorkerFlavor"),
-        "swarm-manager": flavor("swarmManagerFlavor"),
-        "swarm-worker": flavor("swarmWorkerFlavor"),
-      },
-    },
+    openstack: { image: osImage, externalNetwork, networkCidr, dnsNameservers, flavors },
     versions: { ray: rayVersion, docker: dockerVersion },
     serving: {
       port: servingPort,
@@ -425,18 +462,13 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
       workerReplicas,
       endpointMode,
       publishMode,
-      images: { serving: image("servingImage"), rabbitmq: image("rabbitmqImage"), redis: image("redisImage") },
+      images,
       imageTarballs,
     },
-    tuning: {
-      initial: r.bool("initialTuning"),
-      trials: r.int("tuningTrials", 1, 1000),
-      timeBudgetSeconds: r.int("tuningTimeBudget", 30, 86400),
-      jupyter: r.bool("jupyter"),
-    },
-    promotion: { modelRoot, keepVersions: r.int("keepModelVersions", 2, 100) },
+    tuning,
+    promotion: { modelRoot, keepVersions },
     hosts,
-    local: { nodeImage: image("localNodeImage"), networkCidr },
+    local: { nodeImage: localNodeImage, networkCidr },
   };
 }
 
@@ -451,7 +483,8 @@ function isDefault(spec: KeySpec, raw: string | undefined): boolean {
 }
 
 function describeIssue(issue: z.core.$ZodIssue, path: string): string {
-  if (path === "" && issue.code === "unrecognized_keys") return `an object with only name, address, privateAddress, port, user, roles (unknown: ${issue.keys.join(", ")})`;
+  if (path === "" && issue.code === "unrecognized_keys")
+    return `an object with only name, address, privateAddress, port, user, roles (unknown: ${issue.keys.join(", ")})`;
   if (path === "") return "an object {name, address, roles}";
   if (path.startsWith("roles")) return `a list of roles from ${ROLES.join(", ")}`;
   if (path === "port") return "a port from 1 to 65535";

@@ -35,8 +35,16 @@ export function openstackEnvironment(cfg: PlatformConfig, parent?: pulumi.Resour
   if (!cfg.adminCidr) throw new Error("openstackEnvironment: adminCidr is required (validated by stacks/config.ts)");
   const opts = parent ? { parent } : {};
 
-  const network = new ClusterNetwork(name, { cidr: cfg.openstack.networkCidr, externalNetwork: cfg.openstack.externalNetwork, dnsNameservers: cfg.openstack.dnsNameservers }, opts);
-  const groups = new SecurityGroups(name, { adminCidr: cfg.adminCidr, clusterCidr: cfg.openstack.networkCidr, servingPort: cfg.serving.port, rayWorkerPorts: RAY_WORKER_PORTS }, opts);
+  const network = new ClusterNetwork(
+    name,
+    { cidr: cfg.openstack.networkCidr, externalNetwork: cfg.openstack.externalNetwork, dnsNameservers: cfg.openstack.dnsNameservers },
+    opts,
+  );
+  const groups = new SecurityGroups(
+    name,
+    { adminCidr: cfg.adminCidr, clusterCidr: cfg.openstack.networkCidr, servingPort: cfg.serving.port, rayWorkerPorts: RAY_WORKER_PORTS },
+    opts,
+  );
 
   let publicKey: pulumi.Input<string>;
   let privateKey: pulumi.Output<string>;
@@ -45,7 +53,11 @@ export function openstackEnvironment(cfg: PlatformConfig, parent?: pulumi.Resour
     publicKey = cfg.ssh.publicKey;
     privateKey = cfg.ssh.privateKey;
   } else {
-    const key = new tls.PrivateKey(`${name}-ssh`, { algorithm: "ED25519" }, { ...opts, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] });
+    const key = new tls.PrivateKey(
+      `${name}-ssh`,
+      { algorithm: "ED25519" },
+      { ...opts, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] },
+    );
     publicKey = key.publicKeyOpenssh;
     privateKey = pulumi.secret(key.privateKeyOpenssh);
     generatedPrivateKey = privateKey;

@@ -29,7 +29,8 @@ export interface KeySpec {
 
 const KEY_TABLE = {
   environment: {
-    description: "Where the machines come from: openstack (new VMs), local (containers on a Docker engine) or existing (an inventory of machines you have).",
+    description:
+      "Where the machines come from: openstack (new VMs), local (containers on a Docker engine) or existing (an inventory of machines you have).",
     type: "string",
     default: "local",
   },
@@ -81,8 +82,18 @@ const KEY_TABLE = {
     default: "public",
     environments: ["openstack"],
   },
-  bastionFlavor: { description: "Flavor of the orchestration VM (bastion).", type: "string", default: "m1.small", environments: ["openstack"] },
-  rayHeadFlavor: { description: "Flavor of the Ray head (development server).", type: "string", default: "m1.large", environments: ["openstack"] },
+  bastionFlavor: {
+    description: "Flavor of the orchestration VM (bastion).",
+    type: "string",
+    default: "m1.small",
+    environments: ["openstack"],
+  },
+  rayHeadFlavor: {
+    description: "Flavor of the Ray head (development server).",
+    type: "string",
+    default: "m1.large",
+    environments: ["openstack"],
+  },
   rayWorkerFlavor: { description: "Flavor of the Ray workers.", type: "string", default: "m1.large", environments: ["openstack"] },
   swarmManagerFlavor: { description: "Flavor of the Swarm managers.", type: "string", default: "m1.medium", environments: ["openstack"] },
   swarmWorkerFlavor: { description: "Flavor of the Swarm workers.", type: "string", default: "m1.medium", environments: ["openstack"] },

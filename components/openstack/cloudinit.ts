@@ -15,7 +15,8 @@ export interface CloudConfig {
   ssh_pwauth: boolean;
   disable_root: boolean;
   write_files: { path: string; content: string; permissions: string; owner?: string }[];
-  runcmd: (string | string[])[];
+  /** Omitted when empty (the schema wants at least one entry). */
+  runcmd?: (string | string[])[];
 }
 
 const BASE_PACKAGES = ["ca-certificates", "curl", "git", "rsync", "python3", "python3-venv", "sudo"];
@@ -51,7 +52,7 @@ export function cloudConfig(hostname: string, roles: readonly Role[]): CloudConf
         owner: "root:root",
       },
     ],
-    runcmd,
+    ...(runcmd.length > 0 ? { runcmd } : {}),
   };
 }
 

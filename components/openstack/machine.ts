@@ -50,7 +50,10 @@ export class Machine extends pulumi.ComponentResource implements Host {
     super("rayswarm:openstack:Machine", name, {}, opts);
     if (args.roles.length === 0) throw new pulumi.ResourceError(`Machine ${name}: args.roles must name at least one role`, this);
     if (!args.floatingIpPool && !args.bastion)
-      throw new pulumi.ResourceError(`Machine ${name}: args.bastion is required for a machine without a floating IP (nothing else can reach it)`, this);
+      throw new pulumi.ResourceError(
+        `Machine ${name}: args.bastion is required for a machine without a floating IP (nothing else can reach it)`,
+        this,
+      );
 
     const port = new openstack.networking.Port(
       `${name}-port`,
@@ -81,8 +84,16 @@ export class Machine extends pulumi.ComponentResource implements Host {
 
     let host: pulumi.Input<string> = args.privateAddress;
     if (args.floatingIpPool) {
-      const fip = new openstack.networking.FloatingIp(`${name}-fip`, { pool: args.floatingIpPool }, { parent: this, dependsOn: args.dependsOn });
-      new openstack.networking.FloatingIpAssociate(`${name}-fip-assoc`, { floatingIp: fip.address, portId: port.id }, { parent: this, dependsOn: [instance] });
+      const fip = new openstack.networking.FloatingIp(
+        `${name}-fip`,
+        { pool: args.floatingIpPool },
+        { parent: this, dependsOn: args.dependsOn },
+      );
+      new openstack.networking.FloatingIpAssociate(
+        `${name}-fip-assoc`,
+        { floatingIp: fip.address, portId: port.id },
+        { parent: this, dependsOn: [instance] },
+      );
       this.publicAddress = fip.address;
       host = fip.address;
     }
@@ -94,14 +105,17 @@ export class Machine extends pulumi.ComponentResource implements Host {
       privateKey: secretKey,
       dialErrorLimit: 60,
       perDialTimeout: 10,
-      proxy: args.bastion ? { host: args.bastion.address, user: args.bastion.user, privateKey: secretKey, dialErrorLimit: 60, perDialTimeout: 10 } : undefined,
+      proxy: args.bastion
+        ? { host: args.bastion.address, user: args.bastion.user, privateKey: secretKey, dialErrorLimit: 60, perDialTimeout: 10 }
+        : undefined,
     }) as pulumi.Output<Connection>;
 
     this.ready = new command.remote.Command(
       `${name}-ready`,
       {
         connection,
-        create: "cloud-init status --wait >/dev/null || { echo \"cloud-init failed on $(hostname)\" >&2; cloud-init status --long >&2; exit 1; }",
+        create:
+          'cloud-init status --wait >/dev/null || { echo "cloud-init failed on $(hostname)" >&2; cloud-init status --long >&2; exit 1; }',
         triggers: [instance.id],
       },
       { parent: this, dependsOn: [instance, ...(args.bastion ? [args.bastion.ready] : [])] },
@@ -118,6 +132,11 @@ export class Machine extends pulumi.ComponentResource implements Host {
       address: host,
       bastion: args.bastion && !args.floatingIpPool ? { user: args.bastion.user, address: args.bastion.address } : undefined,
     });
-    this.registerOutputs({ privateAddress: this.privateAddress, publicAddress: this.publicAddress, sshCommand: this.sshCommand, instanceId: this.instanceId });
+    this.registerOutputs({
+      privateAddress: this.privateAddress,
+      publicAddress: this.publicAddress,
+      sshCommand: this.sshCommand,
+      instanceId: this.instanceId,
+    });
   }
 }

@@ -22,7 +22,8 @@ export class ClusterNetwork extends pulumi.ComponentResource {
   constructor(name: string, args: ClusterNetworkArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("rayswarm:openstack:ClusterNetwork", name, {}, opts);
     if (!args.cidr) throw new pulumi.ResourceError("ClusterNetwork: args.cidr is required (e.g. 10.42.0.0/24)", this);
-    if (!args.externalNetwork) throw new pulumi.ResourceError("ClusterNetwork: args.externalNetwork is required (the name of the external network)", this);
+    if (!args.externalNetwork)
+      throw new pulumi.ResourceError("ClusterNetwork: args.externalNetwork is required (the name of the external network)", this);
 
     const external = openstack.networking.getNetworkOutput({ name: args.externalNetwork, external: true }, { parent: this });
     const network = new openstack.networking.Network(`${name}-net`, { name: `${name}-net`, adminStateUp: true }, { parent: this });

@@ -32,7 +32,15 @@ export interface TopologyRulesArgs {
 }
 
 /** Ports Ray uses between its nodes besides the worker range (see scripts/host/ray-*.sh). */
-export const RAY_PORTS = { gcs: 6379, dashboard: 8265, client: 10001, nodeManager: 6380, objectManager: 6381, dashboardAgent: 52365, metrics: 8090 };
+export const RAY_PORTS = {
+  gcs: 6379,
+  dashboard: 8265,
+  client: 10001,
+  nodeManager: 6380,
+  objectManager: 6381,
+  dashboardAgent: 52365,
+  metrics: 8090,
+};
 export const RAY_WORKER_PORTS: readonly [number, number] = [10002, 10999];
 export const SWARM_PORTS = { management: 2377, gossip: 7946, overlay: 4789 };
 export const RABBITMQ_PORT = 5672;
@@ -50,8 +58,24 @@ export function topologyRules(a: TopologyRulesArgs): RuleSpec[] {
   });
   return [
     // SSH: to the bastion only from the admin CIDR; to everything else only from the bastion.
-    { group: "bastion", description: "SSH from the admin CIDR", protocol: "tcp", portMin: 22, portMax: 22, remoteCidr: a.adminCidr, ethertype: "IPv4" },
-    { group: "internal", description: "SSH from the bastion", protocol: "tcp", portMin: 22, portMax: 22, remoteGroup: "bastion", ethertype: "IPv4" },
+    {
+      group: "bastion",
+      description: "SSH from the admin CIDR",
+      protocol: "tcp",
+      portMin: 22,
+      portMax: 22,
+      remoteCidr: a.adminCidr,
+      ethertype: "IPv4",
+    },
+    {
+      group: "internal",
+      description: "SSH from the bastion",
+      protocol: "tcp",
+      portMin: 22,
+      portMax: 22,
+      remoteGroup: "bastion",
+      ethertype: "IPv4",
+    },
     { group: "internal", description: "ICMP inside the cluster", protocol: "icmp", remoteCidr: a.clusterCidr, ethertype: "IPv4" },
     // Ray: only inside the cluster subnet.
     inCluster("ray", "Ray GCS", "tcp", RAY_PORTS.gcs),
@@ -69,8 +93,24 @@ export function topologyRules(a: TopologyRulesArgs): RuleSpec[] {
     inCluster("swarm", "RabbitMQ (overlay traffic stays inside the cluster)", "tcp", RABBITMQ_PORT),
     inCluster("swarm", "Redis (overlay traffic stays inside the cluster)", "tcp", REDIS_PORT),
     // The prediction API: the only port open to the world.
-    { group: "serving", description: "Prediction API (IPv4)", protocol: "tcp", portMin: a.servingPort, portMax: a.servingPort, remoteCidr: "0.0.0.0/0", ethertype: "IPv4" },
-    { group: "serving", description: "Prediction API (IPv6)", protocol: "tcp", portMin: a.servingPort, portMax: a.servingPort, remoteCidr: "::/0", ethertype: "IPv6" },
+    {
+      group: "serving",
+      description: "Prediction API (IPv4)",
+      protocol: "tcp",
+      portMin: a.servingPort,
+      portMax: a.servingPort,
+      remoteCidr: "0.0.0.0/0",
+      ethertype: "IPv4",
+    },
+    {
+      group: "serving",
+      description: "Prediction API (IPv6)",
+      protocol: "tcp",
+      portMin: a.servingPort,
+      portMax: a.servingPort,
+      remoteCidr: "::/0",
+      ethertype: "IPv6",
+    },
   ];
 }
 
@@ -84,8 +124,10 @@ export class SecurityGroups extends pulumi.ComponentResource {
 
   constructor(name: string, args: SecurityGroupsArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("rayswarm:openstack:SecurityGroups", name, {}, opts);
-    if (!args.adminCidr) throw new pulumi.ResourceError("SecurityGroups: args.adminCidr is required: the CIDR allowed to SSH to the bastion", this);
-    if (args.adminCidr.endsWith("/0")) throw new pulumi.ResourceError("SecurityGroups: args.adminCidr must not be /0: SSH would be open to the internet", this);
+    if (!args.adminCidr)
+      throw new pulumi.ResourceError("SecurityGroups: args.adminCidr is required: the CIDR allowed to SSH to the bastion", this);
+    if (args.adminCidr.endsWith("/0"))
+      throw new pulumi.ResourceError("SecurityGroups: args.adminCidr must not be /0: SSH would be open to the internet", this);
 
     const groupNames: GroupName[] = ["bastion", "internal", "ray", "swarm", "serving"];
     const groups = Object.fromEntries(

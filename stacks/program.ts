@@ -1,0 +1,27 @@
+/**
+ * The whole program as a function (index.ts exports its result; tests call it under mocks):
+ * read config -> make the environment's Hosts -> put the platform on them -> outputs.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { Platform } from "../components/platform";
+import { loadPlatformConfig } from "./config";
+import { buildEnvironment } from "./index";
+
+export function program() {
+  const config = loadPlatformConfig();
+  const environment = buildEnvironment(config);
+  const platform = new Platform(config.stack, {
+    config,
+    hosts: environment.hosts,
+    bastion: { address: environment.bastionAddress, user: environment.bastionUser },
+  });
+  return {
+    environmentKind: config.environment,
+    bastionAddress: environment.bastionAddress,
+    sshCommands: platform.sshCommands,
+    privateAddresses: platform.privateAddresses,
+    rayHeadAddress: platform.rayHeadAddress,
+    rayDashboardTunnel: platform.rayDashboardTunnel,
+    sshPrivateKey: environment.generatedPrivateKey ? pulumi.secret(environment.generatedPrivateKey) : undefined,
+  };
+}

@@ -1,0 +1,19 @@
+import * as fs from "fs";
+import * as path from "path";
+import { renderPulumiYaml, renderReadme } from "../../tools/config-docs";
+import { KEYS } from "../../stacks/schema";
+
+const root = path.resolve(__dirname, "../..");
+
+test("Pulumi.yaml's config schema is generated from stacks/schema.ts (run `npm run config-docs`)", () => {
+  const current = fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8");
+  expect(current).toBe(renderPulumiYaml(current));
+  for (const key of Object.keys(KEYS).filter((k) => KEYS[k as keyof typeof KEYS].type !== "object"))
+    expect(current).toContain(`\n  ${key}:\n`);
+});
+
+test("the README's config reference lists every key (run `npm run config-docs`)", () => {
+  const current = fs.readFileSync(path.join(root, "README.md"), "utf8");
+  expect(current).toBe(renderReadme(current));
+  for (const key of Object.keys(KEYS)) expect(current).toContain(`| \`rayswarm:${key}\` |`);
+});

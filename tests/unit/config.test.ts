@@ -1,0 +1,215 @@
+import { ConfigError, parsePlatformConfig } from "../../stacks/config";
+import { stackConfig } from "./support/harness";
+
+const KEY = ["-----BEGIN", "OPENSSH PRIVATE KEY-----\nx\n-----END OPENSSH PRIVATE KEY-----"].join(" ");
+const openstack = { "rayswarm:environment": "openstack", "rayswarm:adminCidr": "203.0.113.7/32" };
+const existing = (hosts: unknown) => ({
+  "rayswarm:environment": "existing",
+  "rayswarm:sshPrivateKey": KEY,
+  "rayswarm:hosts": JSON.stringify(hosts),
+});
+const goodHosts = [
+  { name: "bastion", address: "192.0.2.10", roles: ["orchestration"] },
+  { name: "head", address: "10.0.0.2", roles: ["ray-head"] },
+  { name: "mgr", address: "10.0.0.3", roles: ["swarm-manager"] },
+];
+
+function problems(raw: Record<string, string>, secretKeys?: string[]): string[] {
+  try {
+    parsePlatformConfig(raw, "test", secretKeys);
+  } catch (e) {
+    expect(e).toBeInstanceOf(ConfigError);
+    return [...(e as ConfigError).problems];
+  }
+  throw new Error("expected the config to be rejected");
+}
+
+describe("valid configurations", () => {
+  test("no keys at all: the local default with sensible defaults", () => {
+    const c = parsePlatformConfig({}, "local");
+    expect(c.environment).toBe("local");
+    expect(c.ssh.user).toBe("root");
+    expect(c.counts).toEqual({ rayWorkers: 1, swarmManagers: 1, swarmWorkers: 1 });
+    expect(c.serving).toMatchObject({ port: 8080, endpointMode: "vip", publishMode: "ingress", apiReplicas: 2 });
+    expect(c.tuning.initial).toBe(true);
+  });
+
+  test.each(["dev", "prod"])("the committed %s stack file parses", (stack) => {
+    const c = parsePlatformConfig(stackConfig(stack), stack);
+    expect(c.environment).toBe("openstack");
+    expect(c.ssh.user).toBe("debian");
+    expect(c.counts.swarmManagers % 2).toBe(1);
+  });
+
+  test("prod is highly available", () => {
+    const c = parsePlatformConfig(stackConfig("prod"), "prod");
+    expect(c.counts.swarmManagers).toBeGreaterThanOrEqual(3);
+    expect(c.counts.swarmWorkers).toBeGreaterThanOrEqual(2);
+    expect(c.counts.rayWorkers).toBeGreaterThanOrEqual(2);
+  });
+
+  test("existing: counts come from the inventory; the private key is a secret Output", async () => {
+    const c = parsePlatformConfig(
+      existing([...goodHosts, { name: "w1", address: "10.0.0.4", roles: ["swarm-worker", "ray-worker"], port: 2222, user: "ops" }]),
+      "e",
+    );
+    expect(c.counts).toEqual({ rayWorkers: 1, swarmManagers: 1, swarmWorkers: 1 });
+    expect(c.hosts.find((h) => h.name === "w1")).toMatchObject({ port: 2222, user: "ops", privateAddress: "10.0.0.4" });
+    const pulumi = await import("@pulumi/pulumi");
+    expect(await pulumi.isSecret(c.ssh.privateKey!)).toBe(true);
+  });
+
+  test("values that equal a Pulumi.yaml default do not count as set for other environments", () => {
+    expect(() =>
+      parsePlatformConfig({ ...existing(goodHosts), "rayswarm:rayWorkers": "1", "rayswarm:image": "debian-12" }, "e"),
+    ).not.toThrow();
+  });
+});
+
+describe("invalid configurations fail with a message naming the key, the bad value and what is allowed", () => {
+  const cases: [string, Record<string, string>, RegExp][] = [
+    [
+      "even manager count",
+      { ...openstack, "rayswarm:swarmManagers": "2" },
+      /^rayswarm:swarmManagers must be an odd number >= 1 \(got 2\): an even manager count cannot keep Raft quorum$/,
+    ],
+    ["non-numeric count", { "rayswarm:rayWorkers": "two" }, /^rayswarm:rayWorkers must be a whole number from 0 to 100 \(got "two"\)$/],
+    ["negative count", { "rayswarm:swarmWorkers": "-1" }, /^rayswarm:swarmWorkers must be a whole number from 0 to 100 \(got -1\)$/],
+    [
+      "unknown environment",
+      { "rayswarm:environment": "aws" },
+      /^rayswarm:environment must be one of openstack, local, existing \(got "aws"\)$/,
+    ],
+    ["typo in a key", { "rayswarm:rayWorker": "3" }, /^rayswarm:rayWorker is not a known key \(did you mean rayswarm:rayWorkers\?\)/],
+    [
+      "openstack without admin CIDR",
+      { "rayswarm:environment": "openstack" },
+      /^rayswarm:adminCidr must be set when rayswarm:environment is openstack \(got nothing\)/,
+    ],
+    [
+      "admin CIDR open to the world",
+      { ...openstack, "rayswarm:adminCidr": "0.0.0.0/0" },
+      /^rayswarm:adminCidr must be a CIDR narrower than \/0 \(got "0\.0\.0\.0\/0"\): SSH must not be open/,
+    ],
+    [
+      "malformed admin CIDR",
+      { ...openstack, "rayswarm:adminCidr": "10.0.0.300/33" },
+      /^rayswarm:adminCidr must be an IPv4 CIDR such as 203\.0\.113\.7\/32 \(got "10\.0\.0\.300\/33"\)$/,
+    ],
+    [
+      "public network CIDR",
+      { ...openstack, "rayswarm:networkCidr": "8.8.8.0/24" },
+      /^rayswarm:networkCidr must be a private \(RFC 1918\) CIDR/,
+    ],
+    [
+      "network CIDR with host bits",
+      { "rayswarm:networkCidr": "10.42.0.1/24" },
+      /^rayswarm:networkCidr must be an IPv4 network CIDR with no host bits set/,
+    ],
+    [
+      "network too small for the machines",
+      { ...openstack, "rayswarm:networkCidr": "10.42.0.0/27", "rayswarm:rayWorkers": "30" },
+      /^rayswarm:networkCidr must be a CIDR with room for 34 machines from \.10 up \(got "10\.42\.0\.0\/27"\): it has 31 addresses$/,
+    ],
+    [
+      "serving port that collides with RabbitMQ",
+      { "rayswarm:servingPort": "5672" },
+      /^rayswarm:servingPort must be a port not used inside the cluster \(got 5672\): 5672 is RabbitMQ$/,
+    ],
+    [
+      "serving port out of range",
+      { "rayswarm:servingPort": "70000" },
+      /^rayswarm:servingPort must be a whole number from 1 to 65535 \(got 70000\)$/,
+    ],
+    ["endpoint mode", { "rayswarm:endpointMode": "roundrobin" }, /^rayswarm:endpointMode must be one of vip, dnsrr \(got "roundrobin"\)$/],
+    [
+      "dnsrr with the ingress mesh",
+      { "rayswarm:endpointMode": "dnsrr", "rayswarm:publishMode": "ingress" },
+      /^rayswarm:publishMode must be host when endpointMode is dnsrr \(got "ingress"\)/,
+    ],
+    ["boolean", { "rayswarm:initialTuning": "yes" }, /^rayswarm:initialTuning must be true or false \(got "yes"\)$/],
+    ["ray version", { "rayswarm:rayVersion": "latest" }, /^rayswarm:rayVersion must be a version such as 2\.40\.0 \(got "latest"\)$/],
+    ["image reference", { "rayswarm:redisImage": "Redis Latest" }, /^rayswarm:redisImage must be a Docker image reference/],
+    ["tarballs not a list", { "rayswarm:imageTarballs": "images.tar" }, /^rayswarm:imageTarballs must be a list of paths to \.tar files/],
+    [
+      "model root relative",
+      { "rayswarm:modelRoot": "models/../etc" },
+      /^rayswarm:modelRoot must be an absolute path without spaces or \.\. \(got "models\/\.\.\/etc"\)$/,
+    ],
+    [
+      "keep fewer than 2 versions",
+      { "rayswarm:keepModelVersions": "1" },
+      /^rayswarm:keepModelVersions must be a whole number from 2 to 100 \(got 1\)$/,
+    ],
+    [
+      "public key without private key",
+      { "rayswarm:sshPublicKey": "ssh-ed25519 AAAAC3Nz me" },
+      /^rayswarm:sshPrivateKey must be set when rayswarm:sshPublicKey is \(got nothing\)/,
+    ],
+    [
+      "bad public key",
+      { "rayswarm:sshPublicKey": "hello", "rayswarm:sshPrivateKey": KEY },
+      /^rayswarm:sshPublicKey must be an OpenSSH public key line/,
+    ],
+    [
+      "key for another environment",
+      { "rayswarm:image": "ubuntu-24.04" },
+      /^rayswarm:image is not used when rayswarm:environment is local \(only with openstack\): remove it$/,
+    ],
+    [
+      "existing without hosts",
+      { "rayswarm:environment": "existing", "rayswarm:sshPrivateKey": KEY },
+      /^rayswarm:hosts must be set when rayswarm:environment is existing/,
+    ],
+    [
+      "existing host with an unknown role",
+      existing([...goodHosts, { name: "x", address: "10.0.0.9", roles: ["gpu"] }]),
+      /^rayswarm:hosts\[3\]\.roles\.0 must be a list of roles from orchestration, ray-head, ray-worker, swarm-manager, swarm-worker \(got "gpu"\)$/,
+    ],
+    [
+      "existing host with a bad address",
+      existing([...goodHosts, { name: "x", address: "not an address!", roles: ["swarm-worker"] }]),
+      /^rayswarm:hosts\[3\]\.address must be an IPv4 address or a hostname \(got "not an address!"\)$/,
+    ],
+    [
+      "existing with two managers",
+      existing([...goodHosts, { name: "mgr2", address: "10.0.0.5", roles: ["swarm-manager"] }]),
+      /^rayswarm:hosts must have an odd number of swarm-manager machines \(got 2\)/,
+    ],
+    [
+      "existing with duplicate names",
+      existing([...goodHosts, { name: "head", address: "10.0.0.6", roles: ["ray-worker"] }]),
+      /^rayswarm:hosts names must be unique \(got "head" twice\)$/,
+    ],
+    [
+      "existing host with an unknown field",
+      existing([...goodHosts, { name: "x", address: "10.0.0.9", roles: ["ray-worker"], pasword: "x" }]),
+      /^rayswarm:hosts\[3\] must be an object with only name, address, privateAddress, port, user, roles \(unknown: pasword\)/,
+    ],
+  ];
+
+  test.each(cases)("%s", (_label, raw, expected) => {
+    const found = problems(raw);
+    expect(found.some((p) => expected.test(p))).toBe(true);
+    if (!found.some((p) => expected.test(p))) throw new Error(found.join("\n"));
+  });
+
+  test("a private key stored in clear is refused, and its value is never echoed", () => {
+    const found = problems({ ...existing(goodHosts) }, ["rayswarm:somethingElse"]);
+    expect(found).toContain(
+      "rayswarm:sshPrivateKey must be stored as a secret (got a plain value): set it with `pulumi config set --secret sshPrivateKey < key`",
+    );
+    expect(found.join("\n")).not.toContain("END OPENSSH");
+  });
+
+  test("every problem is reported at once, one line each", () => {
+    const found = problems({ "rayswarm:swarmManagers": "4", "rayswarm:servingPort": "22", "rayswarm:colour": "blue" });
+    expect(found).toHaveLength(3);
+  });
+
+  test("the thrown error lists every problem (what `pulumi preview` prints)", () => {
+    expect(() => parsePlatformConfig({ "rayswarm:swarmManagers": "2" }, "x")).toThrow(
+      /invalid configuration for project rayswarm:\n {2}- rayswarm:swarmManagers must be an odd number >= 1 \(got 2\)/,
+    );
+  });
+});

@@ -1,0 +1,209 @@
+/**
+ * Runs the Pulumi program under mocks and records every resource: type, name, resolved inputs,
+ * parent and direct dependencies (explicit dependsOn + the resources behind every input Output).
+ * The mocks throw on any resource type or function call they do not know.
+ */
+import * as pulumi from "@pulumi/pulumi";
+
+export interface Recorded {
+  readonly type: string;
+  readonly name: string;
+  readonly resource: pulumi.Resource;
+  readonly parent?: pulumi.Resource;
+  /** Raw props as the program passed them (may hold Outputs). */
+  readonly props: pulumi.Inputs;
+  /** Explicit dependsOn. */
+  readonly explicitDeps: pulumi.Resource[];
+  /** Filled after the run: resolved inputs seen by the mock provider (custom resources only). */
+  inputs?: Record<string, unknown>;
+  /** Filled after the run: every resource this one waits for directly. */
+  deps: Set<pulumi.Resource>;
+}
+
+export interface RunResult {
+  readonly resources: Recorded[];
+  readonly outputs: Record<string, unknown>;
+  byName(name: string): Recorded;
+  ofType(type: string): Recorded[];
+  /** Every resource `r` waits for, transitively (a dependency on a component = on all its descendants). */
+  dependsOnTransitively(r: Recorded): Set<Recorded>;
+}
+
+const FAKE_KEY_HEADER = ["-----BEGIN", "OPENSSH PRIVATE KEY-----"].join(" ");
+
+/** Computed outputs per custom resource type, on top of the inputs. Unknown types throw. */
+const MOCKED_TYPES: Record<string, (args: pulumi.runtime.MockResourceArgs, n: number) => Record<string, unknown>> = {
+  "openstack:networking/network:Network": () => ({}),
+  "openstack:networking/subnet:Subnet": () => ({}),
+  "openstack:networking/router:Router": () => ({}),
+  "openstack:networking/routerInterface:RouterInterface": () => ({}),
+  "openstack:networking/secGroup:SecGroup": () => ({}),
+  "openstack:networking/secGroupRule:SecGroupRule": () => ({}),
+  "openstack:networking/port:Port": () => ({}),
+  "openstack:networking/floatingIp:FloatingIp": (_a, n) => ({ address: `198.51.100.${n % 250}` }),
+  "openstack:networking/floatingIpAssociate:FloatingIpAssociate": () => ({}),
+  "openstack:compute/keypair:Keypair": () => ({}),
+  "openstack:compute/serverGroup:ServerGroup": () => ({}),
+  "openstack:compute/instance:Instance": () => ({}),
+  "tls:index/privateKey:PrivateKey": (_a, n) => ({
+    publicKeyOpenssh: `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAmock${n}`,
+    privateKeyOpenssh: `${FAKE_KEY_HEADER}\nmock-${n}\n-----END OPENSSH PRIVATE KEY-----\n`,
+    privateKeyPem: `mock-pem-${n}`,
+  }),
+  "random:index/randomPassword:RandomPassword": (_a, n) => ({ result: `mock-password-${n}` }),
+  "command:remote:Command": (a) => ({ stdout: mockStdout(a), stderr: "" }),
+  "command:remote:CopyToRemote": () => ({}),
+  "command:local:Command": () => ({ stdout: "", stderr: "" }),
+};
+
+/** Remote commands answer what the real scripts print. */
+function mockStdout(a: pulumi.runtime.MockResourceArgs): string {
+  const create: string = a.inputs.create ?? "";
+  if (create.includes("swarm-tokens.sh"))
+    return (
+      JSON.stringify({
+        worker: "SWMTKN-1-mockworker",
+        manager: "SWMTKN-1-mockmanager",
+        managerAddr: "10.42.0.13:2377",
+        clusterId: "mock",
+      }) + "\nchanged=false\n"
+    );
+  return "changed=false\n";
+}
+
+const KNOWN_CALLS: Record<string, (inputs: Record<string, unknown>) => Record<string, unknown>> = {
+  "openstack:networking/getNetwork:getNetwork": (inputs) => ({ id: `net-${String(inputs.name)}`, name: inputs.name, external: true }),
+};
+
+export async function runProgram(
+  stack: string,
+  config: Record<string, string>,
+  program: () => unknown,
+  opts: { secretKeys?: string[]; preview?: boolean } = {},
+): Promise<RunResult> {
+  let counter = 0;
+  const resolved = new Map<string, Record<string, unknown>>();
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        // Component resources (the stack, rayswarm:* components) carry no state of their own.
+        if (args.custom === false || args.type === "pulumi:pulumi:Stack" || args.type.startsWith("rayswarm:")) {
+          return { id: "", state: {} };
+        }
+        const compute = MOCKED_TYPES[args.type];
+        if (!compute) throw new Error(`unmocked resource type ${args.type} (${args.name})`);
+        counter += 1;
+        resolved.set(`${args.type}::${args.name}`, args.inputs);
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...compute(args, counter) } };
+      },
+      call(args) {
+        const fn = KNOWN_CALLS[args.token];
+        if (!fn) throw new Error(`unmocked function call ${args.token}`);
+        return fn(args.inputs);
+      },
+    },
+    "rayswarm",
+    stack,
+    opts.preview ?? false,
+  );
+  pulumi.runtime.setAllConfig(config, opts.secretKeys ?? Object.keys(config).filter((k) => k.endsWith("PrivateKey")));
+
+  const resources: Recorded[] = [];
+  let outputs: Record<string, unknown> = {};
+  await pulumi.runtime.runInPulumiStack(async () => {
+    pulumi.runtime.registerStackTransformation((args) => {
+      const explicit: pulumi.Resource[] = [];
+      const d = args.opts.dependsOn;
+      const list = Array.isArray(d) ? d : d ? [d] : [];
+      for (const x of list) if (pulumi.Resource.isInstance(x)) explicit.push(x);
+      resources.push({
+        type: args.type,
+        name: args.name,
+        resource: args.resource,
+        parent: args.opts.parent,
+        props: args.props,
+        explicitDeps: explicit,
+        deps: new Set(),
+      });
+      return undefined;
+    });
+    // Keep the program's own Outputs (the stack's massaged copy loses secretness).
+    outputs = program() as Record<string, unknown>;
+    return outputs as pulumi.Inputs;
+  });
+
+  // Resolve the dependencies behind every input Output.
+  for (const r of resources) {
+    for (const x of r.explicitDeps) r.deps.add(x);
+    for (const o of collectOutputs(r.props)) {
+      const all = await (o as unknown as { allResources?: () => Promise<Set<pulumi.Resource>> }).allResources?.();
+      for (const x of all ?? []) if (x !== r.resource) r.deps.add(x);
+    }
+    r.inputs = resolved.get(`${r.type}::${r.name}`);
+  }
+
+  const byResource = new Map<pulumi.Resource, Recorded>(resources.map((r) => [r.resource, r]));
+  const children = new Map<pulumi.Resource, Recorded[]>();
+  for (const r of resources) if (r.parent) children.set(r.parent, [...(children.get(r.parent) ?? []), r]);
+  const descendants = (res: pulumi.Resource): Recorded[] => (children.get(res) ?? []).flatMap((c) => [c, ...descendants(c.resource)]);
+
+  const memo = new Map<Recorded, Set<Recorded>>();
+  const closure = (r: Recorded): Set<Recorded> => {
+    const hit = memo.get(r);
+    if (hit) return hit;
+    const out = new Set<Recorded>();
+    memo.set(r, out);
+    for (const dep of r.deps) {
+      const rec = byResource.get(dep);
+      if (!rec) continue;
+      for (const x of [rec, ...descendants(dep)]) {
+        out.add(x);
+        for (const y of closure(x)) out.add(y);
+      }
+    }
+    return out;
+  };
+
+  return {
+    resources,
+    outputs,
+    byName(name) {
+      const found = resources.filter((r) => r.name === name);
+      if (found.length !== 1) throw new Error(`expected one resource named ${name}, found ${found.length}`);
+      return found[0];
+    },
+    ofType(type) {
+      return resources.filter((r) => r.type === type);
+    },
+    dependsOnTransitively: closure,
+  };
+}
+
+function collectOutputs(v: unknown, seen = new Set<unknown>()): pulumi.Output<unknown>[] {
+  if (v === null || typeof v !== "object" || seen.has(v)) return [];
+  seen.add(v);
+  if (pulumi.Output.isInstance(v)) return [v as pulumi.Output<unknown>];
+  if (pulumi.Resource.isInstance(v)) return [];
+  return Object.values(v as Record<string, unknown>).flatMap((x) => collectOutputs(x, seen));
+}
+
+/** Resolves an Output (or plain value) and tells whether it is secret. */
+export async function unwrap<T>(v: pulumi.Input<T> | undefined): Promise<{ value: T | undefined; secret: boolean }> {
+  if (v === undefined) return { value: undefined, secret: false };
+  const o = pulumi.output(v);
+  const secret = await pulumi.isSecret(o);
+  const value = await new Promise<T>((resolve) => o.apply((x) => resolve(x as T)));
+  return { value, secret };
+}
+
+export const ADMIN_CIDR = "203.0.113.0/24";
+
+/** Stack configs as the Pulumi.<stack>.yaml files declare them (read from the files). */
+export function stackConfig(stack: string): Record<string, string> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const yaml = require("js-yaml") as typeof import("js-yaml");
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const fs = require("fs") as typeof import("fs");
+  const doc = yaml.load(fs.readFileSync(`${__dirname}/../../../Pulumi.${stack}.yaml`, "utf8")) as { config: Record<string, unknown> };
+  return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+}
