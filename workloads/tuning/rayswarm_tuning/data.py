@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 
 BUILTIN_PREFIX = "builtin:"
-BUILTINS = ("diabetes",)
+BUILTINS = ("diabetes", "friedman1")
+FRIEDMAN1_ROWS = 4000
 MIN_ROWS = 20
 
 
@@ -44,11 +45,18 @@ def _load_builtin(which: str) -> tuple[pd.DataFrame, str]:
     if which not in BUILTINS:
         raise DataError(f"unknown built-in dataset '{BUILTIN_PREFIX}{which}'; available: "
                         + ", ".join(BUILTIN_PREFIX + b for b in BUILTINS))
-    from sklearn.datasets import load_diabetes
+    if which == "friedman1":
+        # Larger synthetic regression problem (Friedman #1, fixed seed): for benchmarks.
+        from sklearn.datasets import make_friedman1
 
-    # Unscaled features (age in years, bmi, blood pressure, ...) so the served API takes real values.
-    bunch = load_diabetes(as_frame=True, scaled=False)
-    frame = bunch.frame.copy()
+        X, y = make_friedman1(n_samples=FRIEDMAN1_ROWS, n_features=10, noise=1.0, random_state=0)
+        frame = pd.DataFrame(X, columns=[f"x{i}" for i in range(X.shape[1])])
+        frame["target"] = y
+    else:
+        from sklearn.datasets import load_diabetes
+
+        # Unscaled features (age in years, bmi, blood pressure, ...): the served API takes real values.
+        frame = load_diabetes(as_frame=True, scaled=False).frame.copy()
     # Fingerprint of the exact table (columns + values), independent of how sklearn stores it.
     fp = _sha256(frame.to_csv(index=False, float_format="%.17g").encode())
     return frame, fp

@@ -94,8 +94,8 @@ def ray_param_space(families=FAMILIES) -> dict:
 
 def config_of(ray_config: dict) -> dict:
     """Ray's flat sample -> {"family", "params"} (drops the other families' samples)."""
-    if "params" in ray_config:
-        return {"family": ray_config["family"], "params": dict(ray_config["params"])}
+    if "cfg" in ray_config:  # explicit configuration list (benchmark grid)
+        return {"family": ray_config["cfg"]["family"], "params": dict(ray_config["cfg"]["params"])}
     family = ray_config["family"]
     return {"family": family, "params": {k: _plain(v) for k, v in ray_config[family].items()}}
 

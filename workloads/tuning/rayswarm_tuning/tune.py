@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -29,6 +30,9 @@ METRIC = "rmse"
 # Ray's newer console output ignores `progress_reporter`; the classic CLIReporter table is
 # compact and readable in CI logs, so use it unless the caller chose otherwise.
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+# No per-result CSV/JSON/TensorBoard files: the driver keeps metrics in memory and the trial
+# folder is deleted after the search; writing them costs driver CPU on small machines.
+os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
 
 def _trainable(config: dict, X=None, y=None, folds=5, seed=42):
@@ -62,6 +66,9 @@ def run_search(X_train: np.ndarray, y_train: np.ndarray, *, trials: int, time_bu
 
     from .families import ray_param_space
 
+    own_storage = storage_path is None
+    if own_storage:  # never litter ~/ray_results; trial files are not needed afterwards
+        storage_path = tempfile.mkdtemp(prefix="rayswarm-tune-")
     trainable = tune.with_resources(
         tune.with_parameters(_trainable, X=X_train, y=y_train, folds=folds, seed=seed),
         {"cpu": 1})
@@ -93,7 +100,11 @@ def run_search(X_train: np.ndarray, y_train: np.ndarray, *, trials: int, time_bu
         run_config=tune.RunConfig(name="rayswarm-tune", storage_path=storage_path,
                                   progress_reporter=progress, verbose=verbose),
     )
-    return tuner.fit()
+    try:
+        return tuner.fit()  # metrics and configs stay in memory in the ResultGrid
+    finally:
+        if own_storage:
+            shutil.rmtree(storage_path, ignore_errors=True)
 
 
 def best_config(results, folds: int) -> tuple[dict, float, dict]:
@@ -124,10 +135,9 @@ def tune_and_export(data: str, target: str, out: str, *, address: str | None = N
     ds = load_dataset(data, target)
     X_train, _, y_train, _ = split(ds, seed)
     init_ray(address, num_cpus)
-    storage = tempfile.mkdtemp(prefix="rayswarm-tune-")
     t0 = time.monotonic()
     results = run_search(X_train, y_train, trials=trials, time_budget=time_budget, folds=folds,
-                         seed=seed, families=families, storage_path=storage, verbose=verbose)
+                         seed=seed, families=families, verbose=verbose)
     config, cv, summary = best_config(results, folds)
     summary["wallSeconds"] = round(time.monotonic() - t0, 2)
     return export_model(ds, config, out, seed=seed, feature_change=feature_change,

@@ -26,6 +26,12 @@ def test_builtin_diabetes_loads_with_real_values(diabetes):
     assert load_dataset("builtin:diabetes").fingerprint == diabetes.fingerprint
 
 
+def test_builtin_friedman1_is_deterministic():
+    a, b = load_dataset("builtin:friedman1"), load_dataset("builtin:friedman1")
+    assert a.X.shape == (4000, 10) and a.feature_names[0] == "x0"
+    assert a.fingerprint == b.fingerprint and np.array_equal(a.X, b.X)
+
+
 def test_csv_loads_and_fingerprint_follows_content(tmp_path):
     ds = load_dataset(write(tmp_path, good_csv()), "y")
     assert ds.feature_names == ["a", "b"] and ds.rows == 30 and ds.name == "data.csv"
