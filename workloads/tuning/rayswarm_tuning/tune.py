@@ -30,9 +30,6 @@ METRIC = "rmse"
 # Ray's newer console output ignores `progress_reporter`; the classic CLIReporter table is
 # compact and readable in CI logs, so use it unless the caller chose otherwise.
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-# No per-result CSV/JSON/TensorBoard files: the driver keeps metrics in memory and the trial
-# folder is deleted after the search; writing them costs driver CPU on small machines.
-os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
 
 
 def _trainable(config: dict, X=None, y=None, folds=5, seed=42):
@@ -49,7 +46,10 @@ def init_ray(address: str | None, num_cpus: int | None):
     if ray.is_initialized():
         return ray
     if address:
-        ray.init(address=address, log_to_driver=False)
+        # Ship this package to the cluster so workers need not have it installed.
+        package_dir = os.path.dirname(os.path.abspath(__file__))
+        ray.init(address=address, log_to_driver=False,
+                 runtime_env={"py_modules": [package_dir]})
     else:
         ray.init(num_cpus=num_cpus, include_dashboard=False, log_to_driver=False)
     return ray
