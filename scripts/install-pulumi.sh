@@ -197,7 +197,19 @@ EOF
         case "$old" in
           github.com/pulumi/pulumi/sdk/v3 | github.com/pulumi/pulumi/pkg/v3)
             go mod edit -require="$old@v$PULUMI_VERSION" -replace="$old=$old@v$PULUMI_VERSION" ;;
-          *) echo "local replace of $old => $new cannot be resolved outside its repository" >&2; exit 3 ;;
+          *) # A sibling module of the same repository (e.g. the provider's sdk): keep the
+            # version the module requires, or the one being built for a placeholder.
+            local req
+            req=$(go mod edit -json "$gomod" | node -e '
+              const j = JSON.parse(require("fs").readFileSync(0, "utf8"));
+              const r = (j.Require || []).find((r) => r.Path === process.argv[1]);
+              process.stdout.write(r ? r.Version : "");' "$old")
+            if [[ -z "$req" || "$req" == *-00010101000000-* ]]; then
+              echo "local replace $old => $new: using $old@$ver"
+              go mod edit -require="$old@$ver"
+            else
+              echo "local replace $old => $new: using the required $old@$req"
+            fi ;;
         esac
       else
         go mod edit -replace="$old=$new${nver:+@$nver}"
@@ -213,7 +225,7 @@ EOF
       cp -r "$dir" ./mod
       chmod -R u+w ./mod
       go mod edit -replace="$mod=./mod"
-      generate_embeds "./mod/$embed_dir" "$ver"
+      generate_embeds "./mod/$embed_dir" "$ver" || exit 4
     fi
     go mod tidy
   ) >>"$log_file" 2>&1 || {
@@ -228,24 +240,31 @@ EOF
   mv -f "$out.tmp" "$out"
 }
 
-# Bridged (Terraform) providers //go:embed schema-embed.json and bridge-metadata.json,
-# which their release builds generate and which are not in the module zip.
+# Provider binaries //go:embed files that their release builds generate (cmd/*/generate.go)
+# and that are therefore not in the module zip: schema-embed.json (the committed schema.json
+# with the version set, minified), bridge-metadata.json for Terraform-bridged providers, and
+# the like. Generate every missing X-embed.json from the committed X.json.
 generate_embeds() {
-  local d=$1 ver=${2#v}
-  if [[ ! -f "$d/schema-embed.json" ]]; then
-    [[ -f "$d/schema.json" ]] || { echo "no schema.json in $d to generate schema-embed.json from" >&2; return 1; }
-    # Same as the providers' generate.go: the committed schema with the version set, minified.
-    node -e '
-      const fs = require("fs");
-      const s = JSON.parse(fs.readFileSync(process.argv[1], "utf8"));
-      s.version = process.argv[3];
-      fs.writeFileSync(process.argv[2], JSON.stringify(s));' "$d/schema.json" "$d/schema-embed.json" "$ver"
-    echo "generated $d/schema-embed.json from schema.json (version $ver)"
-  fi
-  if grep -q 'bridge-metadata.json' "$d"/*.go 2>/dev/null && [[ ! -f "$d/bridge-metadata.json" ]]; then
-    echo '{}' >"$d/bridge-metadata.json"
-    echo "WARNING: $d/bridge-metadata.json was not committed; using an empty one (no auto-aliasing history)"
-  fi
+  local d=$1 ver=${2#v} name src
+  for name in $(sed -n 's|^//go:embed[[:space:]]\{1,\}||p' "$d"/*.go | tr ' ' '\n' | sort -u); do
+    [[ -e "$d/$name" ]] && continue
+    src="$d/${name%-embed.json}.json"
+    if [[ "$name" == *-embed.json && -f "$src" ]]; then
+      node -e '
+        const fs = require("fs");
+        const [src, dst, version] = process.argv.slice(1);
+        const doc = JSON.parse(fs.readFileSync(src, "utf8"));
+        if (dst.endsWith("schema-embed.json")) doc.version = version;
+        fs.writeFileSync(dst, JSON.stringify(doc));' "$src" "$d/$name" "$ver"
+      echo "generated $d/$name from $(basename "$src") (version $ver)"
+    elif [[ "$name" == bridge-metadata.json ]]; then
+      echo '{}' >"$d/$name"
+      echo "WARNING: $d/$name is not in the module; using an empty one (no auto-aliasing history)"
+    else
+      echo "cannot generate //go:embed $name in $d: no ${name%-embed.json}.json to generate it from" >&2
+      return 1
+    fi
+  done
 }
 
 report_build_failure() {
@@ -262,12 +281,15 @@ report_build_failure() {
 # A component is cached when its binary exists and its stamp (what it was built from) matches.
 cached() { [[ -x "$1" && -f "$1.stamp" && "$(cat "$1.stamp")" == "$2" ]]; }
 
+# How the last component was obtained: cached | built | downloaded (set by the do_* functions).
+how=cached
 timed() {
   local comp=$1
   shift
   local t0=$SECONDS
+  how=cached
   if "$@"; then
-    RESULT[$comp]=ok
+    RESULT[$comp]="ok:$how"
   else
     RESULT[$comp]=FAILED
     FAILED+=("$comp")
@@ -290,10 +312,12 @@ do_cli() {
     if download_reachable; then
       log "cli: downloading $release_url"
       download_cli || { log "FAILED to download the CLI from $release_url"; return 1; }
+      how=downloaded
     else
       log "cli: official download not reachable; building pulumi v$PULUMI_VERSION from Go modules (takes minutes)"
       build_go cli github.com/pulumi/pulumi/pkg/v3 "v$PULUMI_VERSION" \
         github.com/pulumi/pulumi/pkg/v3/cmd/pulumi "$out" "$version_ldflag" || return 1
+      how=built
     fi
     echo "$stamp" >"$out.stamp"
   fi
@@ -306,6 +330,7 @@ do_language_nodejs() {
   if ! cached "$out" "sdk/nodejs/cmd/pulumi-language-nodejs/v3@$ver" && ! cached "$out" "release v$PULUMI_VERSION"; then
     if download_reachable; then
       download_cli || { log "FAILED to download $release_url"; return 1; }
+      how=downloaded
     else
       # The module has no tags of its own: build it by the pseudo-version of the
       # v$PULUMI_VERSION release commit (RAYSWARM_MODVER_LANGUAGE_NODEJS).
@@ -315,6 +340,7 @@ do_language_nodejs() {
         log "  language-nodejs: set RAYSWARM_MODVER_LANGUAGE_NODEJS to the pseudo-version of the v$PULUMI_VERSION commit if the proxy serves it"
         return 1
       }
+      how=built
     fi
     echo "sdk/nodejs/cmd/pulumi-language-nodejs/v3@$ver" >"$out.stamp"
   fi
@@ -329,6 +355,7 @@ do_language_yaml() {
     log "language-yaml: building github.com/pulumi/pulumi-yaml@$YAML_VERSION"
     build_go language-yaml github.com/pulumi/pulumi-yaml "$YAML_VERSION" \
       github.com/pulumi/pulumi-yaml/cmd/pulumi-language-yaml "$out" "" || return 1
+    how=built
     echo "pulumi-yaml@$YAML_VERSION" >"$out.stamp"
   fi
   install_bin "$out"
@@ -354,25 +381,26 @@ do_plugin() {
   [[ -x "$pulumi" ]] || { log "$name: the pulumi CLI is needed to install plugins"; return 1; }
 
   local out="$PLUGIN_CACHE/resource-$name-v$ver/pulumi-resource-$name"
-  local mod modv embed="" stamp
+  local mod modv embed stamp
   mod=$(provider_module "$name")
   modv=$(modver "$name" "v$ver")
   stamp="$mod@$modv"
   if ! cached "$out" "$stamp"; then
     if download_reachable; then
       log "$name: pulumi plugin install resource $name $ver"
+      how=downloaded
       "$pulumi" plugin install resource "$name" "$ver" && return 0
       log "FAILED: pulumi plugin install resource $name $ver"
       return 1
     fi
     mkdir -p "$(dirname "$out")"
-    case "$name" in
-      command) ;; # native provider: its schema is committed and embedded as is
-      *) embed="cmd/pulumi-resource-$name" ;; # Terraform-bridged: generate the embeds
-    esac
+    # Bridged providers (random, tls, openstack, docker) //go:embed generated files;
+    # generate_embeds creates whichever are missing (none for native ones like command).
+    embed="cmd/pulumi-resource-$name"
     log "$name: building $mod@$modv"
     build_go "$name" "$mod" "$modv" "$mod/cmd/pulumi-resource-$name" "$out" \
       "-X $mod/pkg/version.Version=$ver" ${embed:+"$embed"} || return 1
+    how=built
     echo "$stamp" >"$out.stamp"
   fi
   "$pulumi" plugin install resource "$name" "$ver" --file "$out" >/dev/null ||
@@ -396,7 +424,7 @@ done
 
 log "summary:"
 for comp in $ALL_COMPONENTS; do
-  [[ -n "${RESULT[$comp]:-}" ]] && log "  $(printf '%-16s %-7s %5ss' "$comp" "${RESULT[$comp]}" "${SECONDS_TAKEN[$comp]}")"
+  [[ -n "${RESULT[$comp]:-}" ]] && log "  $(printf '%-16s %-14s %5ss' "$comp" "${RESULT[$comp]}" "${SECONDS_TAKEN[$comp]}")"
 done
 log "add the CLI to your PATH:  export PATH=\"$BIN_DIR:\$PATH\""
 
