@@ -25,7 +25,9 @@ suite("the Pulumi engine (YAML program, file backend)", () => {
     fs.mkdirSync(path.join(dir, "state"));
     fs.writeFileSync(
       path.join(dir, "Pulumi.yaml"),
-      ["name: engine-smoke", "runtime: yaml", "variables:", "  greeting: hello", "outputs:", "  message: ${greeting}-rayswarm", ""].join("\n"),
+      ["name: engine-smoke", "runtime: yaml", "variables:", "  greeting: hello", "outputs:", "  message: ${greeting}-rayswarm", ""].join(
+        "\n",
+      ),
     );
     env = engineEnv({ PULUMI_BACKEND_URL: `file://${dir}/state`, PULUMI_CONFIG_PASSPHRASE: "smoke" });
   });
