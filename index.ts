@@ -9,4 +9,6 @@ export const sshCommands = out.sshCommands;
 export const privateAddresses = out.privateAddresses;
 export const rayHeadAddress = out.rayHeadAddress;
 export const rayDashboardTunnel = out.rayDashboardTunnel;
+export const jupyterTunnel = out.jupyterTunnel;
+export const swarmNodes = out.swarmNodes;
 export const sshPrivateKey = out.sshPrivateKey;

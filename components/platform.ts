@@ -6,7 +6,9 @@ import type { PlatformConfig } from "../stacks/config";
 import type { Role } from "../stacks/schema";
 import { ROLES } from "../stacks/schema";
 import { Host, hostsWithRole } from "./host";
-import { RAY_PORTS } from "./openstack/security";
+import { BundleFile, BundleOnHost, installBundle, readBundle } from "./remote";
+import { RayCluster } from "./ray";
+import { SwarmCluster, SwarmNode } from "./swarm";
 
 export interface PlatformArgs {
   /** The validated stack configuration. */
@@ -15,6 +17,8 @@ export interface PlatformArgs {
   readonly hosts: readonly Host[];
   /** Where operators SSH first, and as whom. */
   readonly bastion: { readonly address: pulumi.Input<string>; readonly user: string };
+  /** Source tree the scripts and the tuning workload are read from. Default: this repository. */
+  readonly sourceRoot?: string;
 }
 
 export class Platform extends pulumi.ComponentResource {
@@ -25,6 +29,10 @@ export class Platform extends pulumi.ComponentResource {
   /** Command that forwards the Ray dashboard to localhost:8265 through the bastion. */
   public readonly rayDashboardTunnel: pulumi.Output<string>;
   public readonly rayHeadAddress: pulumi.Output<string>;
+  public readonly ray: RayCluster;
+  public readonly swarm: SwarmCluster;
+  public readonly swarmNodes: pulumi.Output<SwarmNode[]>;
+  public readonly jupyterTunnel?: pulumi.Output<string>;
 
   constructor(name: string, args: PlatformArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("rayswarm:platform:Platform", name, {}, opts);
@@ -38,23 +46,51 @@ export class Platform extends pulumi.ComponentResource {
       throw new pulumi.ResourceError("Platform: at least one swarm-manager host is required", this);
     const head = one("ray-head");
 
+    const cfg = args.config;
+    // Every machine but the bastion gets the script bundle, in parallel.
+    const files: BundleFile[] = readBundle(args.sourceRoot);
+    const bundles: Record<string, BundleOnHost> = {};
+    for (const h of hosts.filter((x) => x.roles.some((r) => r !== "orchestration"))) {
+      bundles[h.name] = installBundle(`${name}-bundle-${h.name}`, h, files, this);
+    }
+
+    this.ray = new RayCluster(
+      `${name}-raycluster`,
+      {
+        head,
+        workers: hostsWithRole(hosts, "ray-worker"),
+        rayVersion: cfg.versions.ray,
+        bundles,
+        files,
+        initialTuning: cfg.tuning.initial,
+        tuningTrials: cfg.tuning.trials,
+        tuningTimeBudget: cfg.tuning.timeBudgetSeconds,
+        jupyter: cfg.tuning.jupyter,
+        bastion: args.bastion,
+      },
+      { parent: this },
+    );
+    this.swarm = new SwarmCluster(
+      `${name}-swarm`,
+      { managers: hostsWithRole(hosts, "swarm-manager"), workers: hostsWithRole(hosts, "swarm-worker"), bundles, files },
+      { parent: this },
+    );
+
     this.sshCommands = pulumi.all(Object.fromEntries(hosts.map((h) => [h.name, h.sshCommand]))) as pulumi.Output<Record<string, string>>;
     this.privateAddresses = pulumi.all(
       Object.fromEntries(ROLES.map((r) => [r, hostsWithRole(hosts, r).map((h) => h.privateAddress)])),
     ) as unknown as pulumi.Output<Record<Role, string[]>>;
     this.rayHeadAddress = pulumi.output(head.privateAddress);
-    this.rayDashboardTunnel = pulumi
-      .all([args.bastion.address, head.privateAddress])
-      .apply(
-        ([b, h]) =>
-          `ssh -N -L ${RAY_PORTS.dashboard}:${h}:${RAY_PORTS.dashboard} ${args.bastion.user}@${b}  # then open http://localhost:${RAY_PORTS.dashboard}`,
-      );
+    this.rayDashboardTunnel = this.ray.dashboardTunnel;
+    this.jupyterTunnel = this.ray.jupyterTunnel;
+    this.swarmNodes = this.swarm.nodes;
 
     this.registerOutputs({
       sshCommands: this.sshCommands,
       privateAddresses: this.privateAddresses,
       rayDashboardTunnel: this.rayDashboardTunnel,
       rayHeadAddress: this.rayHeadAddress,
+      swarmNodes: this.swarmNodes,
     });
   }
 }

@@ -327,7 +327,7 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
   const flavor = (key: KeyName) => r.str(key, nonEmpty) ?? String(defaultOf(key));
 
   const rayVersion =
-    r.str("rayVersion", (v) => (versionRe.test(v) ? undefined : "a version such as 2.40.0")) ?? String(defaultOf("rayVersion"));
+    r.str("rayVersion", (v) => (versionRe.test(v) ? undefined : "a version such as 2.60.0")) ?? String(defaultOf("rayVersion"));
   const dockerVersion =
     r.str("dockerVersion", (v) => (versionRe.test(v) ? undefined : "a version prefix such as 20.10 or 26.1.5")) ??
     String(defaultOf("dockerVersion"));

@@ -22,6 +22,8 @@ export function program() {
     privateAddresses: platform.privateAddresses,
     rayHeadAddress: platform.rayHeadAddress,
     rayDashboardTunnel: platform.rayDashboardTunnel,
+    jupyterTunnel: platform.jupyterTunnel ?? "JupyterLab is off (pulumi config set jupyter true)",
+    swarmNodes: platform.swarmNodes,
     sshPrivateKey: environment.generatedPrivateKey ? pulumi.secret(environment.generatedPrivateKey) : undefined,
   };
 }

@@ -112,7 +112,7 @@ const KEY_TABLE = {
   rayVersion: {
     description: "Pinned Ray version installed on every Ray machine (must match workloads/tuning/requirements.txt).",
     type: "string",
-    default: "2.40.0",
+    default: "2.60.0",
   },
   dockerVersion: {
     description: "Docker engine version prefix every machine must run (Debian's docker.io package is installed if none is present).",

@@ -128,7 +128,7 @@ describe("invalid configurations fail with a message naming the key, the bad val
       /^rayswarm:publishMode must be host when endpointMode is dnsrr \(got "ingress"\)/,
     ],
     ["boolean", { "rayswarm:initialTuning": "yes" }, /^rayswarm:initialTuning must be true or false \(got "yes"\)$/],
-    ["ray version", { "rayswarm:rayVersion": "latest" }, /^rayswarm:rayVersion must be a version such as 2\.40\.0 \(got "latest"\)$/],
+    ["ray version", { "rayswarm:rayVersion": "latest" }, /^rayswarm:rayVersion must be a version such as 2\.60\.0 \(got "latest"\)$/],
     ["image reference", { "rayswarm:redisImage": "Redis Latest" }, /^rayswarm:redisImage must be a Docker image reference/],
     ["tarballs not a list", { "rayswarm:imageTarballs": "images.tar" }, /^rayswarm:imageTarballs must be a list of paths to \.tar files/],
     [

@@ -68,6 +68,10 @@ function mockStdout(a: pulumi.runtime.MockResourceArgs): string {
         clusterId: "mock",
       }) + "\nchanged=false\n"
     );
+  if (create.includes("tune-initial.sh")) return "version=20261129T000000Z-mock0001\nchanged=false\n";
+  if (create.includes("ray-wait.sh")) return "nodes=2\nchanged=false\n";
+  if (create.includes("swarm-nodes.sh"))
+    return '[{"hostname":"m","role":"manager","status":"ready","availability":"active","labels":{}}]\nchanged=false\n';
   return "changed=false\n";
 }
 

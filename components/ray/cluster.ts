@@ -1,0 +1,199 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import { Host } from "../host";
+import { BundleFile, BundleOnHost, REMOTE_CURRENT, hashOf, lifecycle, scriptCommand, scriptCommandOf } from "../remote";
+import { RAY_PORTS } from "../openstack/security";
+
+export interface RayClusterArgs {
+  /** The head node (development server). */
+  readonly head: Host;
+  /** Worker nodes (may be empty). */
+  readonly workers: readonly Host[];
+  /** Pinned Ray version; must match the tuning workload's requirements. */
+  readonly rayVersion: string;
+  /** Installed bundle per host name, and its files (for per-script triggers). */
+  readonly bundles: Readonly<Record<string, BundleOnHost>>;
+  readonly files: readonly BundleFile[];
+  /** Run the initial tuning job during `pulumi up`. Default: true. */
+  readonly initialTuning?: boolean;
+  /** Trials and time budget (seconds) of the initial job. Defaults: 16, 600. */
+  readonly tuningTrials?: number;
+  readonly tuningTimeBudget?: number;
+  /** Run JupyterLab on the head (127.0.0.1 only, SSH tunnel). Default: false. */
+  readonly jupyter?: boolean;
+  /** How operators reach the head through the bastion, for the tunnel commands. */
+  readonly bastion: { readonly address: pulumi.Input<string>; readonly user: string };
+  /** Seconds to wait for all nodes. Default: 600. */
+  readonly waitSeconds?: number;
+}
+
+/** Where the initial model lands on the head. */
+export const INITIAL_MODEL_DIR = "/var/lib/rayswarm/tuning/initial";
+export const JUPYTERLAB_VERSION = "4.5.0";
+export const JUPYTER_PORT = 8888;
+
+const uses = (...scripts: string[]) => ["host/common.sh", ...scripts.map((s) => `host/${s}`)];
+
+/**
+ * Ray on Hosts: pinned Ray + the tuning requirements in a venv on every node, the head and
+ * workers as systemd units bound to private addresses, a wait for the full node count, and
+ * optionally JupyterLab and the initial tuning job on the head.
+ */
+export class RayCluster extends pulumi.ComponentResource {
+  /** `<head private address>:6379`, what `ray.init(address=...)` takes inside the cluster. */
+  public readonly address: pulumi.Output<string>;
+  public readonly headAddress: pulumi.Output<string>;
+  /** Command that forwards the dashboard to localhost:8265 through the bastion. */
+  public readonly dashboardTunnel: pulumi.Output<string>;
+  /** Command that forwards JupyterLab to localhost:8888 (only when enabled). */
+  public readonly jupyterTunnel?: pulumi.Output<string>;
+  /** `nodes=<n>` as reported by `ray status` after bootstrap. */
+  public readonly nodeCount: pulumi.Output<number>;
+  /** Depend on this to use the cluster. */
+  public readonly ready: command.remote.Command;
+  /** The initial tuning job (absent when disabled) and the model it wrote on the head. */
+  public readonly initialModel?: { readonly job: command.remote.Command; readonly dir: string; readonly version: pulumi.Output<string> };
+
+  constructor(name: string, args: RayClusterArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("rayswarm:ray:RayCluster", name, {}, opts);
+    if (!/^\d+\.\d+\.\d+$/.test(args.rayVersion))
+      throw new pulumi.ResourceError(
+        `RayCluster ${name}: args.rayVersion must be an exact version such as 2.60.0 (got ${args.rayVersion})`,
+        this,
+      );
+    const all = [args.head, ...args.workers];
+    for (const h of all)
+      if (!args.bundles[h.name]) throw new pulumi.ResourceError(`RayCluster ${name}: args.bundles has no entry for host ${h.name}`, this);
+    const requirements = args.files.find((f) => f.path === "tuning/requirements.txt");
+    if (!requirements) throw new pulumi.ResourceError(`RayCluster ${name}: the bundle has no tuning/requirements.txt`, this);
+    const pinned = /^ray(\[[^\]]*\])?==([^\s;]+)/m.exec(requirements.content)?.[2];
+    if (pinned && pinned !== args.rayVersion)
+      throw new pulumi.ResourceError(
+        `RayCluster ${name}: args.rayVersion is ${args.rayVersion} but workloads/tuning/requirements.txt pins ray==${pinned}: set rayswarm:rayVersion to ${pinned}`,
+        this,
+      );
+
+    const trig = (...scripts: string[]) => hashOf(args.files, uses(...scripts));
+    const installTrigger = hashOf(args.files, [...uses("ray-install.sh"), "tuning/requirements.txt"]);
+    const gcs = pulumi.interpolate`${args.head.privateAddress}:${RAY_PORTS.gcs}`;
+
+    // Install Ray everywhere, in parallel. Each node gets a lifecycle resource first whose
+    // delete stops Ray and removes the unit (scale-in / destroy).
+    const installed: Record<string, command.remote.Command> = {};
+    for (const h of all) {
+      const stop = lifecycle(`${name}-stop-${h.name}`, h.connection, scriptCommand("host/ray-stop.sh"), {
+        parent: this,
+        dependsOn: [args.bundles[h.name].installed],
+      });
+      installed[h.name] = new command.remote.Command(
+        `${name}-install-${h.name}`,
+        {
+          connection: h.connection,
+          create: scriptCommand("host/ray-install.sh", [args.rayVersion, `${REMOTE_CURRENT}/tuning/requirements.txt`]),
+          triggers: [installTrigger, args.rayVersion],
+          logging: "stderr",
+        },
+        { parent: this, dependsOn: [stop] },
+      );
+    }
+
+    const head = new command.remote.Command(
+      `${name}-head`,
+      {
+        connection: args.head.connection,
+        create: scriptCommandOf("host/ray-head.sh", [args.head.privateAddress, RAY_PORTS.gcs, RAY_PORTS.dashboard]),
+        triggers: [trig("ray-head.sh"), args.head.privateAddress],
+        logging: "stderr",
+      },
+      { parent: this, dependsOn: [installed[args.head.name]] },
+    );
+
+    // Workers join the head's private address, all in parallel, each after the head is up.
+    const workers = args.workers.map(
+      (w) =>
+        new command.remote.Command(
+          `${name}-worker-${w.name}`,
+          {
+            connection: w.connection,
+            create: scriptCommandOf("host/ray-worker.sh", [gcs, w.privateAddress]),
+            triggers: [trig("ray-worker.sh"), w.privateAddress],
+            logging: "stderr",
+          },
+          { parent: this, dependsOn: [installed[w.name], head] },
+        ),
+    );
+
+    const expected = 1 + args.workers.length;
+    this.ready = new command.remote.Command(
+      `${name}-wait`,
+      {
+        connection: args.head.connection,
+        create: scriptCommandOf("host/ray-wait.sh", [gcs, expected, args.waitSeconds ?? 600]),
+        triggers: [trig("ray-wait.sh"), expected, ...args.workers.map((w) => w.name)],
+        logging: "stderr",
+      },
+      { parent: this, dependsOn: [head, ...workers] },
+    );
+    this.nodeCount = this.ready.stdout.apply((out) => Number(/nodes=(\d+)/.exec(out)?.[1] ?? NaN));
+
+    const tunnel = (port: number, target: pulumi.Input<string>) =>
+      pulumi
+        .all([args.bastion.address, target])
+        .apply(([b, t]) => `ssh -N -L ${port}:${t}:${port} ${args.bastion.user}@${b}  # then open http://localhost:${port}`);
+    this.dashboardTunnel = tunnel(RAY_PORTS.dashboard, args.head.privateAddress);
+
+    if (args.jupyter) {
+      new command.remote.Command(
+        `${name}-jupyter`,
+        {
+          connection: args.head.connection,
+          create: scriptCommand("host/jupyter.sh", [JUPYTERLAB_VERSION, JUPYTER_PORT]),
+          triggers: [trig("jupyter.sh"), JUPYTERLAB_VERSION],
+          logging: "stderr",
+        },
+        { parent: this, dependsOn: [installed[args.head.name]] },
+      );
+      // JupyterLab listens on the head's loopback only: the tunnel hops bastion -> head.
+      this.jupyterTunnel = pulumi
+        .all([args.bastion.address, args.head.privateAddress])
+        .apply(
+          ([b, h]) =>
+            `ssh -N -J ${args.bastion.user}@${b} -L ${JUPYTER_PORT}:127.0.0.1:${JUPYTER_PORT} ${args.head.user}@${h}  # token: sudo cat /etc/rayswarm/jupyter-token on the head`,
+        );
+    }
+
+    if (args.initialTuning ?? true) {
+      const job = new command.remote.Command(
+        `${name}-initial-tuning`,
+        {
+          connection: args.head.connection,
+          create: scriptCommandOf("host/tune-initial.sh", [gcs, INITIAL_MODEL_DIR, args.tuningTrials ?? 16, args.tuningTimeBudget ?? 600]),
+          // The model is made once; later edits to the tuning code don't re-run it (promote new models instead).
+          triggers: [INITIAL_MODEL_DIR],
+          logging: "stderr",
+        },
+        { parent: this, dependsOn: [this.ready] },
+      );
+      this.initialModel = {
+        job,
+        dir: INITIAL_MODEL_DIR,
+        version: job.stdout.apply((out) => {
+          const v = /version=(\S+)/.exec(out)?.[1];
+          if (!v) throw new Error(`RayCluster ${name}: tune-initial.sh printed no version`);
+          return v;
+        }),
+      };
+    }
+
+    this.headAddress = pulumi.output(args.head.privateAddress);
+    this.address = gcs;
+    this.registerOutputs({
+      address: this.address,
+      headAddress: this.headAddress,
+      dashboardTunnel: this.dashboardTunnel,
+      jupyterTunnel: this.jupyterTunnel,
+      nodeCount: this.nodeCount,
+      initialModelVersion: this.initialModel?.version,
+    });
+  }
+}

@@ -1,0 +1,159 @@
+/**
+ * Running the project's scripts on Hosts.
+ *
+ * Every host gets one "bundle": scripts/host, scripts/promotion and the tuning workload's
+ * sources, installed as root under /opt/rayswarm/bundles/<hash> with /opt/rayswarm/current
+ * pointing at it. Commands always call scripts through the stable `current` path; their
+ * `triggers` carry the hash of the files they use, so editing a script re-runs exactly the
+ * steps that use it. Destructive undo steps (leave the swarm, stop Ray) live on separate
+ * "lifecycle" resources whose inputs never change with script edits, so a script edit can
+ * never replace (and thereby undo) a running node.
+ */
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import type { Host } from "./host";
+
+export const REPO_ROOT = path.resolve(__dirname, "..");
+export const REMOTE_ROOT = "/opt/rayswarm";
+export const REMOTE_CURRENT = `${REMOTE_ROOT}/current`;
+
+/** What goes into the bundle, relative to the source root. */
+export const BUNDLE_DIRS: readonly { from: string; to: string; skip?: RegExp }[] = [
+  { from: "scripts/host", to: "host" },
+  { from: "scripts/promotion", to: "promotion" },
+  { from: "workloads/tuning", to: "tuning", skip: /(^|\/)(\.venv|tests|__pycache__|\.pytest_cache|results|.*\.egg-info)(\/|$)|\.pyc$/ },
+];
+
+export interface BundleFile {
+  /** Path inside the bundle, e.g. `host/swarm-join.sh`. */
+  readonly path: string;
+  readonly content: string;
+  readonly mode: "0755" | "0644";
+}
+
+function walk(dir: string, rel = ""): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs
+    .readdirSync(dir, { withFileTypes: true })
+    .sort((a, b) => a.name.localeCompare(b.name))
+    .flatMap((e) => {
+      const r = rel ? `${rel}/${e.name}` : e.name;
+      if (e.isDirectory()) return walk(path.join(dir, e.name), r);
+      return e.isFile() ? [r] : [];
+    });
+}
+
+/** Reads the bundle's files from a source tree (the repo by default). Deterministic order. */
+export function readBundle(sourceRoot: string = REPO_ROOT): BundleFile[] {
+  const files: BundleFile[] = [];
+  for (const d of BUNDLE_DIRS) {
+    const base = path.join(sourceRoot, d.from);
+    for (const rel of walk(base)) {
+      if (d.skip?.test(rel)) continue;
+      const full = path.join(base, rel);
+      const content = fs.readFileSync(full, "utf8");
+      const executable = (fs.statSync(full).mode & 0o111) !== 0 || rel.endsWith(".sh") || !rel.includes(".");
+      files.push({ path: `${d.to}/${rel}`, content, mode: executable ? "0755" : "0644" });
+    }
+  }
+  if (!files.some((f) => f.path === "host/common.sh")) throw new Error(`readBundle: ${sourceRoot}/scripts/host/common.sh is missing`);
+  return files;
+}
+
+export function hashOf(files: readonly BundleFile[], paths?: readonly string[]): string {
+  const h = crypto.createHash("sha256");
+  for (const f of files) {
+    if (paths && !paths.includes(f.path)) continue;
+    h.update(f.path).update("\0").update(f.mode).update("\0").update(f.content).update("\0");
+  }
+  if (paths) for (const p of paths) if (!files.some((f) => f.path === p)) throw new Error(`hashOf: ${p} is not in the bundle`);
+  return h.digest("hex").slice(0, 16);
+}
+
+/** Quotes one word for a POSIX shell. */
+export function sh(word: string | number): string {
+  const s = String(word);
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Runs a command as root: directly when logged in as root, else through passwordless sudo. */
+export function asRoot(cmd: string): string {
+  return `if [ "$(id -u)" = 0 ]; then ${cmd}; else sudo -n ${cmd}; fi`;
+}
+
+/** The command line that runs `<dir>/<script>` from the installed bundle, as root. */
+export function scriptCommand(script: string, args: readonly (string | number)[] = [], env: Record<string, string | number> = {}): string {
+  const envs = Object.entries(env).map(([k, v]) => `${k}=${sh(v)}`);
+  const words = ["env", ...envs, "bash", `${REMOTE_CURRENT}/${script}`, ...args.map(sh)];
+  return asRoot(words.join(" "));
+}
+
+/** A bash program (fed on stdin) that writes the bundle and flips `current` atomically. */
+export function bundleInstaller(files: readonly BundleFile[], hash: string): string {
+  const dir = `${REMOTE_ROOT}/bundles/${hash}`;
+  const lines = ["set -euo pipefail", `d=${sh(dir)}`, 'if [ ! -f "$d/.complete" ]; then', '  rm -rf "$d.tmp"; mkdir -p "$d.tmp"'];
+  for (const f of files) {
+    const marker = `RAYSWARM_EOF_${crypto.createHash("sha1").update(f.content).digest("hex").slice(0, 12)}`;
+    if (f.content.includes(marker)) throw new Error(`bundleInstaller: ${f.path} contains its own heredoc marker`);
+    lines.push(`  mkdir -p "$d.tmp/${path.posix.dirname(f.path)}"`);
+    lines.push(`  cat > "$d.tmp/${f.path}" <<'${marker}'`);
+    lines.push(f.content.endsWith("\n") ? f.content.slice(0, -1) : f.content);
+    lines.push(marker);
+    if (!f.content.endsWith("\n")) lines.push(`  truncate -s -1 "$d.tmp/${f.path}"`);
+    lines.push(`  chmod ${f.mode} "$d.tmp/${f.path}"`);
+  }
+  lines.push('  touch "$d.tmp/.complete"; rm -rf "$d"; mv "$d.tmp" "$d"');
+  lines.push("fi");
+  lines.push(`ln -sfn "bundles/${hash}" ${REMOTE_ROOT}/current.tmp && mv -T ${REMOTE_ROOT}/current.tmp ${REMOTE_CURRENT}`);
+  // Keep the three newest bundles.
+  lines.push(`ls -1dt ${REMOTE_ROOT}/bundles/*/ 2>/dev/null | tail -n +4 | grep -v "/${hash}/$" | xargs -r rm -rf`);
+  lines.push(`echo "bundle ${hash} installed on $(hostname)" >&2`);
+  return lines.join("\n") + "\n";
+}
+
+export interface BundleOnHost {
+  readonly installed: command.remote.Command;
+  readonly hash: string;
+}
+
+/** Installs the bundle on a host (after its readiness). */
+export function installBundle(name: string, host: Host, files: readonly BundleFile[], parent: pulumi.Resource): BundleOnHost {
+  const hash = hashOf(files);
+  const installed = new command.remote.Command(
+    name,
+    {
+      connection: host.connection,
+      create: asRoot(`mkdir -p ${REMOTE_ROOT}/bundles`) + " && " + asRoot("bash -s"),
+      stdin: bundleInstaller(files, hash),
+      triggers: [hash],
+      logging: "stderr",
+    },
+    { parent, dependsOn: [host.ready] },
+  );
+  return { installed, hash };
+}
+
+/**
+ * A resource that only undoes: `create` records it, `delete` runs `undo` (from the installed
+ * bundle). Its inputs don't depend on script content, so editing scripts never triggers it.
+ */
+export function lifecycle(
+  name: string,
+  connection: pulumi.Input<command.types.input.remote.ConnectionArgs>,
+  undo: string,
+  opts: pulumi.CustomResourceOptions,
+): command.remote.Command {
+  return new command.remote.Command(name, { connection, create: "true", delete: undo }, opts);
+}
+
+/** scriptCommand with arguments that may be Outputs. */
+export function scriptCommandOf(
+  script: string,
+  args: readonly pulumi.Input<string | number>[] = [],
+  env: Record<string, string | number> = {},
+): pulumi.Output<string> {
+  return pulumi.all(args as pulumi.Input<string | number>[]).apply((resolved) => scriptCommand(script, resolved, env));
+}
