@@ -19,6 +19,7 @@
 #   PULUMI_INSTALL_BIN      where `pulumi` and language hosts go ($HOME/.pulumi/bin)
 #   PULUMI_HOME             Pulumi's home; plugins go to $PULUMI_HOME/plugins (~/.pulumi)
 #   RAYSWARM_ENGINE_SOURCE  auto | download | build           (auto: probe, then build)
+#   RAYSWARM_PULUMI_RELEASE_URL  the release tarball to download (a mirror); default get.pulumi.com
 #   RAYSWARM_ENGINE_REQUIRED  components whose failure fails the script
 #                           (cli language-nodejs command random tls openstack)
 #   RAYSWARM_MODVER_<COMPONENT>  Go module version to build a component from when
@@ -39,7 +40,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --allow-missing) allow_missing=1 ;;
     --only) only="${2:?--only needs a list}"; shift ;;
-    -h | --help) sed -n '2,27p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h | --help) sed -n '4,28p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
   shift
@@ -96,7 +97,7 @@ arch() {
     *) die "unsupported CPU $(uname -m)" ;;
   esac
 }
-release_url="https://get.pulumi.com/releases/sdk/pulumi-v${PULUMI_VERSION}-linux-$(arch).tar.gz"
+release_url="${RAYSWARM_PULUMI_RELEASE_URL:-https://get.pulumi.com/releases/sdk/pulumi-v${PULUMI_VERSION}-linux-$(arch).tar.gz}"
 
 probe_result=""
 download_reachable() { # probed once per run, with a short timeout
