@@ -68,7 +68,14 @@ export async function startApi(cfg: Config, log: Logger): Promise<ApiHandle> {
   const channel: ChannelWrapper = conn.createChannel({ name: 'publish', confirm: true, publishTimeout: cfg.publishTimeoutMs, setup: (ch: Parameters<typeof assertTopology>[0]) => assertTopology(ch, topo) });
   channel.on('error', (err) => log.warn({ err: err.message }, 'publish channel setup error'));
 
-  const app = Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }), bodyLimit: cfg.maxBodyBytes, return503OnClosing: true, onProtoPoisoning: 'error', onConstructorPoisoning: 'error' });
+  const app = Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }), bodyLimit: cfg.maxBodyBytes, return503OnClosing: true, onProtoPoisoning: 'error', onConstructorPoisoning: 'error',
+    // router-level errors (bad URL encoding, over-long path parameters) get the same JSON error shape
+    frameworkErrors: (err, _req, reply) => {
+      const e = err as FastifyError;
+      if (e.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(reply, 400, 'invalid_id', 'id: must be a lowercase UUID as returned by POST /v1/predictions (path parameter too long)');
+      return sendError(reply, 400, 'bad_url', `malformed URL: ${e.message}`);
+    },
+  });
   app.removeContentTypeParser('text/plain');
 
   app.addHook('onResponse', (req, reply, done) => {

@@ -116,7 +116,7 @@ export async function startWorker(cfg: Config, log: Logger): Promise<WorkerHandl
     if (!permanent && attempt < cfg.maxAttempts) return { d, attempt, retry: reason };
     return {
       d, attempt, deadLetter: true, notify: task?.notify,
-      record: { id, status: 'failed', result: null, modelVersion: model?.version ?? null, error: `${reason} (after ${attempt} attempt${attempt > 1 ? 's' : ''})`, attempts: attempt, finishedAt: new Date().toISOString() },
+      record: { id, status: 'failed', result: null, modelVersion: model?.version ?? null, error: `${reason.replace(/\s+/g, ' ').trim()} (after ${attempt} attempt${attempt > 1 ? 's' : ''})`, attempts: attempt, finishedAt: new Date().toISOString() },
     };
   }
 
