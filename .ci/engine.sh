@@ -63,3 +63,16 @@ echo "actionlint: ok (${#workflows[@]} workflows)"
 # --- the engine itself, then the stack previews (tests/engine) -----------------------------
 say "engine tests (jest --config jest.engine.config.js)"
 npx jest --config jest.engine.config.js --runInBand
+
+# --- say plainly what did not run -----------------------------------------------------------
+missing=()
+command -v pulumi-language-nodejs >/dev/null || missing+=("pulumi-language-nodejs")
+for plugin in command random tls openstack; do
+  version=$(node -p "require('./package.json').dependencies['@pulumi/$plugin'] || ''")
+  [[ -z "$version" || -d "$PULUMI_HOME/plugins/resource-$plugin-v$version" ]] || missing+=("$plugin $version")
+done
+if [[ ${#missing[@]} -gt 0 ]]; then
+  say "stack previews (dev, prod) were SKIPPED: not installed: ${missing[*]} (see docs/engine.md)"
+else
+  say "stack previews (dev, prod) ran under the real engine"
+fi
