@@ -112,9 +112,25 @@ test("an overlay network carries traffic between the nodes (dnsrr service)", asy
   await manager.mustExec(["docker", "network", "create", "-d", "overlay", "--attachable", "it-overlay"]);
   // A service pinned (by the label set above) to the worker, dnsrr: no IPVS here.
   await manager.mustExec([
-    "docker", "service", "create", "-d", "--name", "echo", "--endpoint-mode", "dnsrr",
-    "--network", "it-overlay", "--constraint", "node.labels.rayswarm.serving==true",
-    TINY_IMAGE, "httpd", "-f", "-p", "8080", "-h", "/www",
+    "docker",
+    "service",
+    "create",
+    "-d",
+    "--name",
+    "echo",
+    "--endpoint-mode",
+    "dnsrr",
+    "--network",
+    "it-overlay",
+    "--constraint",
+    "node.labels.rayswarm.serving==true",
+    TINY_IMAGE,
+    "httpd",
+    "-f",
+    "-p",
+    "8080",
+    "-h",
+    "/www",
   ]);
   await timings.time("service task running on the worker", async () => {
     for (let i = 0; i < 60; i++) {
@@ -127,8 +143,15 @@ test("an overlay network carries traffic between the nodes (dnsrr service)", asy
   // From a container on the manager's engine, across the overlay, to the worker's task.
   const r = await timings.time("manager -> worker over the overlay (ping + http)", () =>
     manager.exec([
-      "docker", "run", "--rm", "--network", "it-overlay", TINY_IMAGE,
-      "sh", "-c", "for i in $(seq 1 20); do ping -c 1 -W 1 echo >/dev/null 2>&1 && break; sleep 1; done; ping -c 2 -W 2 echo && wget -qO- http://echo:8080/",
+      "docker",
+      "run",
+      "--rm",
+      "--network",
+      "it-overlay",
+      TINY_IMAGE,
+      "sh",
+      "-c",
+      "for i in $(seq 1 20); do ping -c 1 -W 1 echo >/dev/null 2>&1 && break; sleep 1; done; ping -c 2 -W 2 echo && wget -qO- http://echo:8080/",
     ]),
   );
   expect(r.stderr).toBe("");

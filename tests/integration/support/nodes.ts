@@ -25,17 +25,28 @@ export const REMOTE_SCRIPTS = "/opt/rayswarm/scripts";
  * volume for /var/lib/docker, added per node).
  */
 export const NODE_RUN_FLAGS: readonly string[] = [
-  "--cap-add", "ALL",
-  "--cap-drop", "SYS_RESOURCE",
-  "--security-opt", "seccomp=unconfined",
-  "--security-opt", "apparmor=unconfined",
-  "--security-opt", "systempaths=unconfined",
-  "--cgroupns", "host",
-  "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-  "--tmpfs", "/run",
-  "--tmpfs", "/run/lock",
-  "--tmpfs", "/tmp",
-  "--shm-size", "1g",
+  "--cap-add",
+  "ALL",
+  "--cap-drop",
+  "SYS_RESOURCE",
+  "--security-opt",
+  "seccomp=unconfined",
+  "--security-opt",
+  "apparmor=unconfined",
+  "--security-opt",
+  "systempaths=unconfined",
+  "--cgroupns",
+  "host",
+  "-v",
+  "/sys/fs/cgroup:/sys/fs/cgroup:rw",
+  "--tmpfs",
+  "/run",
+  "--tmpfs",
+  "/run/lock",
+  "--tmpfs",
+  "/tmp:exec,mode=1777",
+  "--shm-size",
+  "1g",
 ];
 
 export interface Run {
@@ -80,8 +91,7 @@ export function imageExists(tag: string): boolean {
 
 /** Make sure dockerd runs and the images exist (builds them once; cached after). */
 export function ensureImages(): void {
-  const script = (name: string, ...args: string[]) =>
-    must("bash", [path.join(REPO, "scripts", "images", name), ...args]);
+  const script = (name: string, ...args: string[]) => must("bash", [path.join(REPO, "scripts", "images", name), ...args]);
   script("start-dockerd.sh");
   if (!imageExists(NODE_IMAGE) || !imageExists(TINY_IMAGE)) {
     script("base-image.sh");
@@ -113,9 +123,10 @@ export class Node {
     readonly ip: string,
   ) {}
 
-  /** `docker exec -i` a command in the node. */
-  exec(args: readonly string[], input?: string, timeoutMs?: number): Promise<Run> {
-    return run("docker", ["exec", "-i", this.name, ...args], input, timeoutMs);
+  /** `docker exec -i` a command in the node (env: extra environment variables). */
+  exec(args: readonly string[], input?: string, env: Record<string, string> = {}): Promise<Run> {
+    const envArgs = Object.entries(env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
+    return run("docker", ["exec", "-i", ...envArgs, this.name, ...args], input);
   }
 
   async mustExec(args: readonly string[], input?: string): Promise<string> {
@@ -132,8 +143,13 @@ export class Node {
   }
 
   /** Run `bash /opt/rayswarm/scripts/<script>.sh args` as root; parse its output. */
-  async script(script: string, args: readonly string[] = [], input?: string): Promise<ScriptResult> {
-    const r = await this.exec(["bash", `${REMOTE_SCRIPTS}/${script}.sh`, ...args], input);
+  async script(
+    script: string,
+    args: readonly string[] = [],
+    input?: string,
+    env: Record<string, string> = {},
+  ): Promise<ScriptResult> {
+    const r = await this.exec(["bash", `${REMOTE_SCRIPTS}/${script}.sh`, ...args], input, env);
     return parseScript(r, `${this.name}: ${script}.sh ${args.join(" ")}`);
   }
 
@@ -180,9 +196,17 @@ export interface StartOptions {
  */
 export function nodeRunArgs(name: string, network: string, label: string, opts: StartOptions = {}): string[] {
   const args = [
-    "--name", name, "--hostname", name, "--label", label, "--network", network,
+    "--name",
+    name,
+    "--hostname",
+    name,
+    "--label",
+    label,
+    "--network",
+    network,
     ...NODE_RUN_FLAGS,
-    "--mount", `type=volume,src=${name}-docker,dst=/var/lib/docker,volume-label=${label}`,
+    "--mount",
+    `type=volume,src=${name}-docker,dst=/var/lib/docker,volume-label=${label}`,
   ];
   if (hasCerts(EXTRA_CA_DIR)) args.push("-v", `${EXTRA_CA_DIR}:/usr/local/share/ca-certificates:ro`);
   if (opts.pipCache) args.push("-v", `${path.join(CACHE, "pip")}:/root/.cache/pip`);
@@ -223,6 +247,12 @@ export class Fleet {
     return started;
   }
 
+  /** Reboot a node (`docker restart`) and wait for systemd to be up again. */
+  async restart(node: Node): Promise<void> {
+    must("docker", ["restart", "-t", "30", node.name]);
+    await waitBooted(node);
+  }
+
   /** Remove this suite's containers (with their anonymous volumes), volumes, network. */
   cleanup(): void {
     const ids = spawnSync("docker", ["ps", "-aq", "--filter", `label=${this.label}`], { encoding: "utf8" }).stdout.trim();
@@ -256,16 +286,26 @@ export function sshKeyPair(): { dir: string; privateKey: string; publicKey: stri
 
 /** ssh to a node like the Pulumi components do (key only, batch mode). */
 export function ssh(node: Node, user: string, privateKey: string, command: string, input?: string): Promise<Run> {
-  return run("ssh", [
-    "-i", privateKey,
-    "-o", "BatchMode=yes",
-    "-o", "StrictHostKeyChecking=no",
-    "-o", "UserKnownHostsFile=/dev/null",
-    "-o", "LogLevel=ERROR",
-    "-o", "ConnectTimeout=10",
-    `${user}@${node.ip}`,
-    command,
-  ], input);
+  return run(
+    "ssh",
+    [
+      "-i",
+      privateKey,
+      "-o",
+      "BatchMode=yes",
+      "-o",
+      "StrictHostKeyChecking=no",
+      "-o",
+      "UserKnownHostsFile=/dev/null",
+      "-o",
+      "LogLevel=ERROR",
+      "-o",
+      "ConnectTimeout=10",
+      `${user}@${node.ip}`,
+      command,
+    ],
+    input,
+  );
 }
 
 /** Step timings, printed at the end of a suite. */
