@@ -172,6 +172,13 @@ describe("promotion hooks with the real gate (local bare repos)", () => {
     expect(c.stderr).toContain(`FAILED on ${prod.repo}`);
     expect(fs.readFileSync(path.join(dev, ".git/promotion/last-push"), "utf8")).toMatch(/ rejected /);
     ok("git", ["-C", dev, "reset", "-q", "--hard", "HEAD~1"]);
+    // model.json as a symlink (e.g. to a file outside the repo): refused before extraction
+    fs.rmSync(path.join(dev, "model.json"));
+    fs.symlinkSync("/etc/hostname", path.join(dev, "model.json"));
+    ok("git", ["-C", dev, "add", "model.json"]);
+    const l = run("git", ["-C", dev, "commit", "-q", "-m", "symlinked card"]);
+    expect(l.stderr).toContain("model.json must be a regular file (found: 120000 blob)");
+    ok("git", ["-C", dev, "reset", "-q", "--hard", "HEAD~1"]);
     expect(prod.current()).toBe(v2.version);
     expect(prod.versions()).toEqual([v1.version, v2.version].sort());
     assertNoPartialState(prod.root);
@@ -290,6 +297,9 @@ describe("promotion hooks with the real gate (local bare repos)", () => {
         }
       }
       const lockedPids = events.filter((e) => e[2] === "locked").map((e) => e[1]);
+      for (const e of events.filter((e) => e[2] === "locked")) {
+        expect(e[4]).toMatch(/^watch=\d+:git(-receive-pac)?$/);
+      }
       expect(lockedPids.length).toBe(2);
       // did the second push really wait for the first? (its wait-lock before the first unlock)
       const idx = (pid: string, what: string) => events.findIndex((e) => e[1] === pid && e[2] === what);
@@ -542,6 +552,14 @@ describe("setup-production.sh and setup-development.sh for real (root, throwaway
     const cur = fs.readlinkSync(path.join(root, "current"));
     expect(cur).toBe(`versions/${v1.version}`);
     expect(fs.statSync(path.join(root, cur, "model.onnx")).uid).toBe(Number(pw[2]));
+
+    // the lock holder watched the right process (git receive-pack run by git-shell)
+    const locked = fs
+      .readFileSync(path.join(home, "models.git/promotion.log"), "utf8")
+      .split("\n")
+      .filter((line) => line.includes(" locked "));
+    expect(locked.length).toBeGreaterThanOrEqual(4);
+    for (const line of locked) expect(line).toMatch(/ watch=\d+:git(-receive-pac)?$/);
 
     // the deploy key gives git and nothing else
     const sshArgs = [
