@@ -33,9 +33,7 @@ let headAddr: string;
 
 beforeAll(async () => {
   await timings.time("images present (build if missing)", async () => ensureImages());
-  [head, worker] = await timings.time("start 2 node containers (systemd boot)", () =>
-    fleet.start(["head", "wkr"], { pipCache: true }),
-  );
+  [head, worker] = await timings.time("start 2 node containers (systemd boot)", () => fleet.start(["head", "wkr"], { pipCache: true }));
   headAddr = `${head.ip}:6379`;
   await head.mustExec(["sh", "-c", "cat > /opt/rayswarm/requirements.txt"], requirements);
 });
@@ -50,7 +48,8 @@ test("ray-install installs Ray + the tuning requirements, then skips", async () 
     await timings.time("cold: pip download into the wheelhouse", async () => {
       fs.mkdirSync(WHEELHOUSE_HOST, { recursive: true });
       const r = await head.exec([
-        "sh", "-c",
+        "sh",
+        "-c",
         `python3 -m venv /root/dl-venv && /root/dl-venv/bin/pip download -q --disable-pip-version-check -d ${WHEELHOUSE} ` +
           `"ray[default]==${RAY_VERSION}" ${requirements ? "-r /opt/rayswarm/requirements.txt" : ""} && touch ${WHEELHOUSE}/.complete`,
       ]);

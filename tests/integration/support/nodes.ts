@@ -143,12 +143,7 @@ export class Node {
   }
 
   /** Run `bash /opt/rayswarm/scripts/<script>.sh args` as root; parse its output. */
-  async script(
-    script: string,
-    args: readonly string[] = [],
-    input?: string,
-    env: Record<string, string> = {},
-  ): Promise<ScriptResult> {
+  async script(script: string, args: readonly string[] = [], input?: string, env: Record<string, string> = {}): Promise<ScriptResult> {
     const r = await this.exec(["bash", `${REMOTE_SCRIPTS}/${script}.sh`, ...args], input, env);
     return parseScript(r, `${this.name}: ${script}.sh ${args.join(" ")}`);
   }
