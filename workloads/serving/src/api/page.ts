@@ -27,7 +27,7 @@ export function renderPage(card: ModelCard | undefined, policy: RangePolicy, wai
     .join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>rayswarm prediction — ${esc(card.target)}</title>
+<title>rayswarm prediction — ${esc(card.target)}</title><link rel="icon" href="data:,">
 <style>
 body{font-family:system-ui,sans-serif;max-width:40rem;margin:2rem auto;padding:0 1rem;color:#222}
 form{display:grid;grid-template-columns:1fr 1fr;gap:.6rem 1.2rem}

@@ -200,7 +200,7 @@ export async function startApi(cfg: Config, log: Logger): Promise<ApiHandle> {
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks });
   });
   app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'").send(renderPage(follower.current?.card, policy, Math.min(cfg.maxWaitMs, 10000))));
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'self'; img-src 'self' data:; script-src 'unsafe-inline'; style-src 'unsafe-inline'").send(renderPage(follower.current?.card, policy, Math.min(cfg.maxWaitMs, 10000))));
 
   await app.listen({ host: cfg.host, port: cfg.port });
 

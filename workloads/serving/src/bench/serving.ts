@@ -1,0 +1,193 @@
+/**
+ * Benchmark (not a test): `npm run bench:serving` starts private RabbitMQ + Redis, one API and W
+ * workers, drives synchronous predictions (POST /v1/predictions?wait=…) with autocannon at
+ * increasing concurrency, and measures the in-process ONNX inference rate as the ceiling.
+ *
+ * Options (env or flags): --workers=N (BENCH_WORKERS, default 1), --duration=s (BENCH_DURATION, 10),
+ * --concurrency=1,8,32,64 (BENCH_CONCURRENCY), --profile (BENCH_PROFILE=1: a further c=32 run
+ * with --cpu-prof on API and workers, summarised by self time).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import Redis from 'ioredis';
+import { LocalRabbit, LocalRedis, freePort } from '../devtools/local-servers';
+import { parseModelCard } from '../model/card';
+import { OnnxRunner } from '../model/runner';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<AcResult>;
+interface AcResult {
+  requests: { average: number; total: number; sent: number };
+  latency: { p50: number; p99: number; p90: number; average: number; max: number };
+  non2xx: number; errors: number; timeouts: number; duration: number;
+  statusCodeStats?: Record<string, { count: number }>;
+}
+
+const ROOT = resolve(__dirname, '..', '..');
+const FIXTURE = join(ROOT, 'test', 'fixtures', 'models', 'v1');
+
+function opt(name: string, env: string, dflt: string): string {
+  const a = process.argv.find((x) => x === `--${name}` || x.startsWith(`--${name}=`));
+  if (a) return a.includes('=') ? a.split('=')[1] : '1';
+  return process.env[env] ?? dflt;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function waitReady(url: string, ms = 60000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if ((await fetch(`${url}/readyz`).catch(() => undefined))?.status === 200) return;
+    await sleep(100);
+  }
+  throw new Error(`${url} not ready`);
+}
+
+async function ceiling(card: ReturnType<typeof parseModelCard>, bytes: Buffer, row: number[]) {
+  const runner = await OnnxRunner.create(card, bytes);
+  const measure = async (batch: number, ms: number) => {
+    const rows = Array.from({ length: batch }, () => row);
+    for (let i = 0; i < 200; i++) await runner.run(rows);
+    let n = 0;
+    const t0 = process.hrtime.bigint();
+    const end = Date.now() + ms;
+    while (Date.now() < end) { for (let i = 0; i < 50; i++) await runner.run(rows); n += 50 * batch; }
+    return n / (Number(process.hrtime.bigint() - t0) / 1e9);
+  };
+  const single = await measure(1, 3000);
+  const batched = await measure(32, 3000);
+  runner.release();
+  return { single, batched };
+}
+
+interface Profiled { role: string; file: string }
+
+function summariseProfile(file: string): string[] {
+  const p = JSON.parse(readFileSync(file, 'utf8')) as { nodes: { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }[] };
+  const total = p.nodes.reduce((s, n) => s + (n.hitCount ?? 0), 0) || 1;
+  const byCat = new Map<string, number>();
+  const byFn = new Map<string, number>();
+  for (const n of p.nodes) {
+    const h = n.hitCount ?? 0;
+    if (!h) continue;
+    const { functionName: f, url } = n.callFrame;
+    let cat: string;
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
+    if (f.startsWith('(')) cat = f;
+    else if (m) cat = m[1];
+    else if (url.startsWith('node:')) cat = url.split('/')[0];
+    else if (url.includes('/dist/')) cat = 'rayswarm-serving';
+    else cat = url ? 'other js' : 'native/builtin';
+    byCat.set(cat, (byCat.get(cat) ?? 0) + h);
+    const key = `${f || '(anonymous)'} ${url ? url.replace(/^.*node_modules\//, '').replace(/^.*\/dist\//, 'dist/') + ':' + (n.callFrame.lineNumber + 1) : ''}`;
+    byFn.set(key, (byFn.get(key) ?? 0) + h);
+  }
+  const pct = (v: number) => `${((100 * v) / total).toFixed(1)}%`;
+  const cats = [...byCat].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([k, v]) => `${pct(v).padStart(6)}  ${k}`);
+  const fns = [...byFn].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => `${pct(v).padStart(6)}  ${k}`);
+  return ['  by package:', ...cats.map((l) => '    ' + l), '  top functions (self):', ...fns.map((l) => '    ' + l)];
+}
+
+async function main(): Promise<void> {
+  const workers = Number(opt('workers', 'BENCH_WORKERS', '1'));
+  const duration = Number(opt('duration', 'BENCH_DURATION', '10'));
+  const levels = opt('concurrency', 'BENCH_CONCURRENCY', '1,8,32,64').split(',').map(Number);
+  const profile = opt('profile', 'BENCH_PROFILE', '0') === '1';
+  const work = mkdtempSync(join(tmpdir(), 'rs-bench-'));
+  const modelDir = join(work, 'models');
+  mkdirSync(join(modelDir, 'versions'), { recursive: true });
+  cpSync(FIXTURE, join(modelDir, 'versions', 'v1'), { recursive: true });
+  symlinkSync('versions/v1', join(modelDir, 'current'));
+  const amqpPw = join(work, 'amqp-password');
+  writeFileSync(amqpPw, 'guest\n', { mode: 0o600 });
+  const card = parseModelCard(JSON.parse(readFileSync(join(FIXTURE, 'model.json'), 'utf8')));
+  const row = card.checkSet!.inputs[0];
+  const body = JSON.stringify({ features: Object.fromEntries(card.features.map((f, i) => [f.name, row[i]])) });
+
+  console.log(`rayswarm serving benchmark — ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, 1 API + ${workers} worker(s), ${duration}s per level`);
+  const [rabbit, redis] = await Promise.all([LocalRabbit.start(), LocalRedis.start()]);
+  const procs: ChildProcess[] = [];
+  const env = (port: number, extra: Record<string, string> = {}) => ({
+    PATH: process.env.PATH ?? '/usr/bin:/bin', AMQP_URL: rabbit.url, AMQP_PASSWORD_FILE: amqpPw,
+    REDIS_URL: `redis://127.0.0.1:${redis.port}`, REDIS_PASSWORD_FILE: redis.passwordFile, MODEL_DIR: modelDir,
+    HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', QUEUE_NAME: 'bench', ...extra,
+  });
+  const main = join(ROOT, 'dist', 'main.js');
+  const startPair = async (nodeArgs: string[], queue: string) => {
+    const apiPort = await freePort();
+    const started: ChildProcess[] = [];
+    const api = spawn(process.execPath, [...nodeArgs, main, 'api'], { env: env(apiPort, { QUEUE_NAME: queue }), stdio: ['ignore', 'ignore', 'inherit'] });
+    started.push(api);
+    for (let i = 0; i < workers; i++) {
+      const wp = await freePort();
+      const w = spawn(process.execPath, [...nodeArgs, main, 'worker'], { env: env(wp, { QUEUE_NAME: queue }), stdio: ['ignore', 'ignore', 'inherit'] });
+      started.push(w);
+      await waitReady(`http://127.0.0.1:${wp}`);
+    }
+    procs.push(...started);
+    await waitReady(`http://127.0.0.1:${apiPort}`);
+    return { url: `http://127.0.0.1:${apiPort}`, started };
+  };
+  const stopPair = async (ps: ChildProcess[]) => {
+    await Promise.all(ps.map((p) => new Promise<void>((r) => { if (p.exitCode !== null) return r(); p.once('exit', () => r()); p.kill('SIGTERM'); })));
+  };
+  const rc = new Redis({ host: '127.0.0.1', port: redis.port, password: redis.password });
+  const doneCount = async () => Number((await rc.get('rayswarm:serving:stats:done')) ?? 0);
+
+  try {
+    const { url, started } = await startPair([], 'bench');
+    const target = `${url}/v1/predictions?wait=5000`;
+    const run = (connections: number, seconds: number) => autocannon({ url: target, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration: seconds, timeout: 10 });
+    await run(8, 3); // warm-up (JIT, connections, queue)
+    const rows: { c: number; rps: number; p50: number; p99: number; ok: number; non2xx: number; errors: number; done: number }[] = [];
+    for (const c of levels) {
+      const before = await doneCount();
+      const r = await run(c, duration);
+      await sleep(500);
+      const ok = r.statusCodeStats?.['200']?.count ?? (r.requests.total - r.non2xx);
+      rows.push({ c, rps: ok / r.duration, p50: r.latency.p50, p99: r.latency.p99, ok, non2xx: r.non2xx, errors: r.errors + r.timeouts, done: (await doneCount()) - before });
+    }
+    await stopPair(started);
+    const ceil = await ceiling(card, readFileSync(join(FIXTURE, 'model.onnx')), row);
+
+    console.log('\nsync predictions (POST /v1/predictions?wait=5000, one row each):');
+    console.log('  conc   pred/s    p50 ms   p99 ms   200s      non-2xx  errors  done in Redis  ratio to ceiling');
+    for (const r of rows) {
+      console.log(`  ${String(r.c).padStart(4)} ${r.rps.toFixed(0).padStart(8)} ${String(r.p50).padStart(9)} ${String(r.p99).padStart(8)}   ${String(r.ok).padEnd(9)} ${String(r.non2xx).padStart(7)} ${String(r.errors).padStart(7)}  ${String(r.done).padStart(13)}  ${(r.rps / ceil.single).toFixed(3)}`);
+    }
+    console.log(`\nin-process ONNX ceiling (same model, onnxruntime-node, 1 intra-op thread): ${ceil.single.toFixed(0)} rows/s one row per run, ${ceil.batched.toFixed(0)} rows/s in batches of 32`);
+    const at32 = rows.find((r) => r.c === 32);
+    if (at32) console.log(`at concurrency 32: ${at32.rps.toFixed(0)} pred/s, p99 ${at32.p99} ms = ${(100 * at32.rps / ceil.single).toFixed(1)}% of the single-row ceiling (${(100 * at32.rps / ceil.batched).toFixed(1)}% of the batched one)`);
+    writeFileSync(join(work, 'results.json'), JSON.stringify({ rows, ceil, workers, duration }, null, 2));
+    mkdirSync(join(ROOT, '.bench'), { recursive: true });
+    writeFileSync(join(ROOT, '.bench', 'results.json'), JSON.stringify({ at: new Date().toISOString(), rows, ceil, workers, duration }, null, 2));
+
+    if (profile) {
+      const profDir = join(work, 'prof');
+      mkdirSync(profDir);
+      const pair = await startPair([`--cpu-prof`, `--cpu-prof-dir=${profDir}`], 'bench-prof');
+      const r = await autocannon({ url: `${pair.url}/v1/predictions?wait=5000`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 32, duration });
+      const roles = new Map<number, string>(pair.started.map((p, i) => [p.pid!, i === 0 ? 'api' : `worker-${i}`]));
+      await stopPair(pair.started);
+      console.log(`\nCPU profile at concurrency 32 (${(r.requests.total / r.duration).toFixed(0)} req/s while profiling; JS thread only, onnxruntime's native compute is not sampled):`);
+      const files: Profiled[] = readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => {
+        const pid = Number(/CPU\.\d+\.\d+\.(\d+)\./.exec(f)?.[1]);
+        return { role: roles.get(pid) ?? `pid ${pid}`, file: join(profDir, f) };
+      });
+      for (const f of files.sort((a, b) => a.role.localeCompare(b.role))) {
+        console.log(`${f.role}:`);
+        for (const l of summariseProfile(f.file)) console.log(l);
+        cpSync(f.file, join(ROOT, '.bench', `${f.role}.cpuprofile`));
+      }
+    }
+  } finally {
+    rc.disconnect();
+    await Promise.all(procs.map((p) => new Promise<void>((r) => { if (p.exitCode !== null || p.signalCode !== null) return r(); p.once('exit', () => r()); p.kill('SIGKILL'); })));
+    await Promise.all([rabbit.destroy(), redis.destroy()]);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().then(() => process.exit(0), (e: unknown) => { console.error(e); process.exit(1); });
