@@ -73,17 +73,23 @@ print(v)' "$1" "$2"
 # receive_pack_pid: the git-receive-pack process that runs this hook. pre-receive and
 # post-receive of one push share it; the lock that serialises promotions lives as long as it.
 receive_pack_pid() {
-  local pid=$PPID comm i
+  local pid=$PPID comm stat
   for _ in 1 2 3 4; do
-    comm=$(ps -o comm= -p "$pid" 2>/dev/null || true)
+    comm=$(proc_comm "$pid")
     case $comm in
-      git-receive-pack | git-receive-pa* | git) printf '%s\n' "$pid"; return 0 ;;
+      git-receive-pa* | git) printf '%s\n' "$pid"; return 0 ;;
     esac
-    pid=$(ps -o ppid= -p "$pid" 2>/dev/null | tr -d ' ')
+    # /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces, so cut after ')'.
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || break
+    stat=${stat##*) }
+    read -r _ pid _ <<<"$stat"
     [[ -n $pid && $pid != 1 ]] || break
   done
   printf '%s\n' "$PPID"
 }
+
+# proc_comm <pid>: the process name (no dependency on procps, absent from minimal images).
+proc_comm() { cat "/proc/$1/comm" 2>/dev/null || true; }
 
 # current_version: the version `current` points at, or nothing.
 current_version() {

@@ -61,6 +61,7 @@ commit_and_check() {
     else
       git -C "$repo" update-ref -d HEAD
       git -C "$repo" rm --quiet --cached -r . >/dev/null 2>&1 || true
+      rm -f -- "$repo/model.onnx" "$repo/model.json"
     fi
     echo "promotion: commit undone; $repo is back to what production serves" >&2
   else
