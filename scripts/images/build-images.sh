@@ -8,11 +8,15 @@
 #   redis     -> rayswarm/redis:7        (images/redis)
 #   serving   -> rayswarm/serving:dev    (workloads/serving, only if its Dockerfile exists)
 # Docker's layer cache makes a rebuild with unchanged inputs take seconds.
-# Env: RAYSWARM_BUILD_ARGS (extra `docker build` flags, e.g. --pull=false).
+# Env: RAYSWARM_BUILD_ARGS (extra `docker build` flags, e.g. --pull=false);
+#      RAYSWARM_EXTRA_CA_DIR (default /usr/local/share/ca-certificates): its *.crt are
+#      passed as --build-arg EXTRA_CA_CERTS to Dockerfiles that declare that ARG
+#      (TLS-intercepting proxies; used in build stages only).
 set -euo pipefail
 
 log() { echo "build-images: $*" >&2; }
 root="$(cd "$(dirname "$0")/../.." && pwd)"
+ca_dir="${RAYSWARM_EXTRA_CA_DIR:-/usr/local/share/ca-certificates}"
 
 declare -A tags=(
   [node]=rayswarm/node:dev
@@ -51,8 +55,12 @@ for name in "${images[@]}"; do
   fi
   log "building ${tags[$name]} from ${context#"$root"/}"
   start=$SECONDS
+  extra=()
+  if grep -q '^ARG EXTRA_CA_CERTS' "$context/Dockerfile" && compgen -G "$ca_dir/*.crt" >/dev/null; then
+    extra=(--build-arg "EXTRA_CA_CERTS=$(cat "$ca_dir"/*.crt)")
+  fi
   # shellcheck disable=SC2086 # RAYSWARM_BUILD_ARGS is a list of flags
-  if ! docker build -q ${RAYSWARM_BUILD_ARGS:-} -t "${tags[$name]}" "$context" >/dev/null 2>"/tmp/rayswarm-build-$name.log"; then
+  if ! docker build -q ${RAYSWARM_BUILD_ARGS:-} "${extra[@]}" -t "${tags[$name]}" "$context" >/dev/null 2>"/tmp/rayswarm-build-$name.log"; then
     tail -n 40 "/tmp/rayswarm-build-$name.log" >&2
     log "building ${tags[$name]} failed (full log: /tmp/rayswarm-build-$name.log)"
     exit 1

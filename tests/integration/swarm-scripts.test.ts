@@ -26,6 +26,7 @@ interface SwarmNode {
 }
 
 const fleet = new Fleet("swarm");
+const plain = new Fleet("swarm-nosystemd");
 const timings = new Timings();
 const key = sshKeyPair();
 let manager: Node;
@@ -49,6 +50,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   fleet.cleanup();
+  plain.cleanup();
   fs.rmSync(key.dir, { recursive: true, force: true });
   process.stdout.write(timings.report("swarm-scripts timings"));
 });
@@ -208,4 +210,17 @@ test("swarm-leave + swarm-node-rm remove the worker, idempotently", async () => 
   expect((await swarmNodes()).map((n) => n.status)).toEqual(["ready", "ready"]);
   expect((await manager.script("swarm-leave")).changed).toBe(true);
   expect((await manager.script("swarm-leave")).changed).toBe(false);
+});
+
+test("without systemd (plain container) docker-install falls back to a detached dockerd", async () => {
+  const [node] = await plain.start(["plain"], { noSystemd: true });
+  expect((await node.mustExec(["cat", "/proc/1/comm"])).trim()).toBe("sleep");
+  const first = await timings.time("docker-install without systemd", () => node.script("docker-install"));
+  expect(first.changed).toBe(true);
+  expect(first.stderr).toMatch(/no systemd: starting dockerd detached/);
+  expect((await node.script("docker-install")).changed).toBe(false);
+  const init = await node.script("swarm-init", [node.ip]);
+  expect(init.changed).toBe(true);
+  expect((await node.script("swarm-init", [node.ip])).changed).toBe(false);
+  plain.cleanup();
 });

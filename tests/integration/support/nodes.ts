@@ -178,6 +178,8 @@ function hasCerts(dir: string): boolean {
 }
 
 export interface StartOptions {
+  /** Run `sleep infinity` as PID 1 instead of systemd (tests the scripts' fallbacks). */
+  noSystemd?: boolean;
   /** Mount ${RAYSWARM_CACHE}/pip as root's pip cache. */
   pipCache?: boolean;
   /** Public key(s) for root and the `rayswarm` user (SSH_AUTHORIZED_KEYS). */
@@ -228,12 +230,17 @@ export class Fleet {
     const started = await Promise.all(
       names.map(async (short) => {
         const name = `rs-it-${this.suite}-${short}`;
-        const args = ["run", "-d", ...nodeRunArgs(name, this.network, this.label, opts), NODE_IMAGE];
+        const args = [
+          "run",
+          "-d",
+          ...nodeRunArgs(name, this.network, this.label, opts),
+          ...(opts.noSystemd ? ["--entrypoint", "sleep", NODE_IMAGE, "infinity"] : [NODE_IMAGE]),
+        ];
         const r = await run("docker", args);
         if (r.code !== 0) throw new Error(`docker run ${name}: ${r.stderr}`);
         const ip = must("docker", ["inspect", "-f", `{{(index .NetworkSettings.Networks "${this.network}").IPAddress}}`, name]).trim();
         const node = new Node(name, ip);
-        await waitBooted(node);
+        if (!opts.noSystemd) await waitBooted(node);
         await node.copyScripts();
         return node;
       }),
