@@ -24,6 +24,8 @@ export interface Host {
   readonly ready: pulumi.Resource;
   /** What an operator types to get a shell on it. */
   readonly sshCommand: pulumi.Input<string>;
+  /** Address the world reaches it at, for machines that serve users (none otherwise). */
+  readonly publicAddress?: pulumi.Input<string>;
 }
 
 export function hasRole(host: Host, role: Role): boolean {

@@ -9,6 +9,8 @@ import { Host, hostsWithRole } from "./host";
 import { BundleFile, BundleOnHost, installBundle, readBundle } from "./remote";
 import { RayCluster } from "./ray";
 import { SwarmCluster, SwarmNode } from "./swarm";
+import { ServingStack } from "./serving";
+import { ModelPromotion } from "./promotion";
 
 export interface PlatformArgs {
   /** The validated stack configuration. */
@@ -33,6 +35,10 @@ export class Platform extends pulumi.ComponentResource {
   public readonly swarm: SwarmCluster;
   public readonly swarmNodes: pulumi.Output<SwarmNode[]>;
   public readonly jupyterTunnel?: pulumi.Output<string>;
+  public readonly serving: ServingStack;
+  public readonly promotion: ModelPromotion;
+  /** The prediction service's web page. */
+  public readonly webUrl: pulumi.Output<string>;
 
   constructor(name: string, args: PlatformArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("rayswarm:platform:Platform", name, {}, opts);
@@ -76,6 +82,48 @@ export class Platform extends pulumi.ComponentResource {
       { parent: this },
     );
 
+    const production = [...hostsWithRole(hosts, "swarm-manager"), ...hostsWithRole(hosts, "swarm-worker")];
+    this.serving = new ServingStack(
+      `${name}-serving`,
+      {
+        manager: this.swarm.leader,
+        nodes: production,
+        swarmReady: this.swarm.ready,
+        bundles,
+        files,
+        images: cfg.serving.images,
+        apiReplicas: cfg.serving.apiReplicas,
+        workerReplicas: cfg.serving.workerReplicas,
+        port: cfg.serving.port,
+        endpointMode: cfg.serving.endpointMode,
+        publishMode: cfg.serving.publishMode,
+        modelRoot: cfg.promotion.modelRoot,
+        encryptOverlay: cfg.serving.overlayEncryption,
+        imageTarballs: cfg.serving.imageTarballs,
+        publicAddress: this.swarm.leader.publicAddress,
+      },
+      { parent: this },
+    );
+    // Promotion is wired after serving, so the first model lands on running workers.
+    this.promotion = new ModelPromotion(
+      `${name}-promotion`,
+      {
+        development: head,
+        production,
+        bundles,
+        files,
+        modelRoot: cfg.promotion.modelRoot,
+        keepVersions: cfg.promotion.keepVersions,
+        after: [this.serving.ready],
+        initialModel: this.ray.initialModel
+          ? { dir: this.ray.initialModel.dir, version: this.ray.initialModel.version, after: [this.ray.initialModel.job] }
+          : undefined,
+        developmentSsh: head.sshCommand,
+      },
+      { parent: this },
+    );
+    this.webUrl = this.serving.url;
+
     this.sshCommands = pulumi.all(Object.fromEntries(hosts.map((h) => [h.name, h.sshCommand]))) as pulumi.Output<Record<string, string>>;
     this.privateAddresses = pulumi.all(
       Object.fromEntries(ROLES.map((r) => [r, hostsWithRole(hosts, r).map((h) => h.privateAddress)])),
@@ -91,6 +139,7 @@ export class Platform extends pulumi.ComponentResource {
       rayDashboardTunnel: this.rayDashboardTunnel,
       rayHeadAddress: this.rayHeadAddress,
       swarmNodes: this.swarmNodes,
+      webUrl: this.webUrl,
     });
   }
 }

@@ -49,6 +49,7 @@ export interface PlatformConfig {
     readonly publishMode: "ingress" | "host";
     readonly images: { readonly serving: string; readonly rabbitmq: string; readonly redis: string };
     readonly imageTarballs: readonly string[];
+    readonly overlayEncryption: boolean;
   };
   readonly tuning: {
     readonly initial: boolean;
@@ -464,6 +465,7 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
       publishMode,
       images,
       imageTarballs,
+      overlayEncryption: r.bool("overlayEncryption"),
     },
     tuning,
     promotion: { modelRoot, keepVersions },

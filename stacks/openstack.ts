@@ -88,7 +88,8 @@ export function openstackEnvironment(cfg: PlatformConfig, parent?: pulumi.Resour
         user: cfg.ssh.user,
         privateKey,
         serverGroupId: serverGroups[p.role]?.id,
-        floatingIpPool: bastion ? undefined : cfg.openstack.externalNetwork,
+        // The bastion (SSH) and the Swarm managers (the prediction API) get public addresses.
+        floatingIpPool: !bastion || p.role === "swarm-manager" ? cfg.openstack.externalNetwork : undefined,
         bastion: bastion ? { address: bastion.publicAddress!, user: cfg.ssh.user, ready: bastion.ready } : undefined,
         dependsOn: [network.routerInterface],
       },

@@ -24,6 +24,10 @@ export function program() {
     rayDashboardTunnel: platform.rayDashboardTunnel,
     jupyterTunnel: platform.jupyterTunnel ?? "JupyterLab is off (pulumi config set jupyter true)",
     swarmNodes: platform.swarmNodes,
-    sshPrivateKey: environment.generatedPrivateKey ? pulumi.secret(environment.generatedPrivateKey) : undefined,
+    webUrl: platform.webUrl,
+    modelVersion: platform.promotion.initialVersion ?? "none yet (initialTuning is off): promote one with promoteCommand",
+    promoteCommand: platform.promotion.promoteCommand,
+    rollbackCommand: platform.promotion.rollbackCommand,
+    sshPrivateKey: environment.generatedPrivateKey ? pulumi.secret(environment.generatedPrivateKey) : "(your configured key)",
   };
 }

@@ -136,6 +136,11 @@ const KEY_TABLE = {
     type: "string",
     default: "ingress",
   },
+  overlayEncryption: {
+    description: "Encrypt the serving stack's overlay network (IPsec between nodes). Turn off only where the kernel lacks IPsec (xfrm).",
+    type: "boolean",
+    default: true,
+  },
   servingImage: { description: "Image of the prediction service (api and worker).", type: "string", default: "rayswarm/serving:latest" },
   rabbitmqImage: { description: "RabbitMQ image.", type: "string", default: "rabbitmq:3.13" },
   redisImage: { description: "Redis image (result backend).", type: "string", default: "redis:7.4" },

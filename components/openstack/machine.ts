@@ -26,9 +26,9 @@ export interface MachineArgs {
   readonly privateKey: pulumi.Input<string>;
   /** Server group for anti-affinity. Default: none. */
   readonly serverGroupId?: pulumi.Input<string>;
-  /** External network name: when set, the machine gets a floating IP (the bastion). */
+  /** External network name: when set, the machine gets a floating IP (the bastion, the serving machines). */
   readonly floatingIpPool?: string;
-  /** The bastion to jump through; required unless this machine has a floating IP. */
+  /** The bastion to jump through; absent only for the bastion itself (reached at its floating IP). */
   readonly bastion?: { readonly address: pulumi.Input<string>; readonly user: string; readonly ready: pulumi.Resource };
   /** Resources to create first (e.g. the router interface, so cloud-init can reach mirrors). */
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
@@ -83,6 +83,7 @@ export class Machine extends pulumi.ComponentResource implements Host {
     );
 
     let host: pulumi.Input<string> = args.privateAddress;
+    let publicAddress: pulumi.Output<string> | undefined;
     if (args.floatingIpPool) {
       const fip = new openstack.networking.FloatingIp(
         `${name}-fip`,
@@ -94,9 +95,11 @@ export class Machine extends pulumi.ComponentResource implements Host {
         { floatingIp: fip.address, portId: port.id },
         { parent: this, dependsOn: [instance] },
       );
-      this.publicAddress = fip.address;
-      host = fip.address;
+      publicAddress = fip.address;
+      // Only the bastion is reached at its public address; the others through the bastion.
+      if (!args.bastion) host = fip.address;
     }
+    this.publicAddress = publicAddress;
 
     const secretKey = pulumi.secret(args.privateKey);
     const connection: pulumi.Output<Connection> = pulumi.output({
@@ -130,7 +133,7 @@ export class Machine extends pulumi.ComponentResource implements Host {
     this.sshCommand = sshCommandLine({
       user: args.user,
       address: host,
-      bastion: args.bastion && !args.floatingIpPool ? { user: args.bastion.user, address: args.bastion.address } : undefined,
+      bastion: args.bastion ? { user: args.bastion.user, address: args.bastion.address } : undefined,
     });
     this.registerOutputs({
       privateAddress: this.privateAddress,

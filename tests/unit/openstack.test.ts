@@ -34,7 +34,11 @@ describe.each([
     expect(rolesOf(run)).toEqual(expectedRoles);
     const machines = Object.values(expectedRoles).reduce((a, b) => a + b, 0);
     expect(run.ofType(T.port)).toHaveLength(machines);
-    expect(run.ofType(T.fip)).toHaveLength(1); // only the bastion has a public address
+    // public addresses: the bastion (SSH) and the Swarm managers (the prediction API) only
+    expect(run.ofType(T.fip)).toHaveLength(1 + expectedRoles["swarm-manager"]);
+    expect(run.ofType(T.fip).map((f) => f.name).sort()).toEqual(
+      [`${stack}-orchestration-fip`, ...Array.from({ length: expectedRoles["swarm-manager"] }, (_, i) => `${stack}-swarm-manager-${i}-fip`)].sort(),
+    );
     expect(run.ofType(T.keypair)).toHaveLength(1);
     expect(run.ofType(T.group)).toHaveLength(5);
     expect(run.ofType("openstack:networking/network:Network")).toHaveLength(1);
@@ -182,9 +186,10 @@ test("a configured public key is used instead of a generated one (and no key out
     { ...stackConfig("dev"), "rayswarm:sshPublicKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIown me@laptop", "rayswarm:sshPrivateKey": key },
     program,
   );
-  expect(run.ofType("tls:index/privateKey:PrivateKey")).toHaveLength(0);
+  // no machine key is generated (the only generated key is the promotion deploy key)
+  expect(run.ofType("tls:index/privateKey:PrivateKey").map((k) => k.name)).toEqual(["dev-promotion-deploy-key"]);
   expect(run.ofType(T.keypair)[0].inputs?.publicKey).toBe("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIown me@laptop");
-  expect(run.outputs.sshPrivateKey).toBeUndefined();
+  expect(run.outputs.sshPrivateKey).toBe("(your configured key)");
   const conn = await unwrap<Record<string, unknown>>(run.ofType(T.ready)[0].props.connection as never);
   expect(conn.secret).toBe(true);
   expect(conn.value?.privateKey).toBe(key);

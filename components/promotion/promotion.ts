@@ -1,0 +1,126 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import * as tls from "@pulumi/tls";
+import { Host } from "../host";
+import { BundleFile, BundleOnHost, REMOTE_CURRENT, hashOf, scriptCommand, scriptCommandOf } from "../remote";
+
+export interface ModelPromotionArgs {
+  /** The development machine (Ray head): the models working repo lives here. */
+  readonly development: Host;
+  /** Every production machine: bare repo + hooks + model folder. */
+  readonly production: readonly Host[];
+  /** Installed bundles per host name, and the bundle's files (for triggers). */
+  readonly bundles: Readonly<Record<string, BundleOnHost>>;
+  readonly files: readonly BundleFile[];
+  /** Model folder on production machines (versions/<id>/ + `current`). */
+  readonly modelRoot: string;
+  /** Versions kept per production machine (>= 2). */
+  readonly keepVersions: number;
+  /** Working repo on the development machine. Default: /var/lib/rayswarm/models-repo. */
+  readonly repoDir?: string;
+  /** A model folder on the development machine to promote once everything is wired (the initial tuning job's). */
+  readonly initialModel?: { readonly dir: string; readonly version: pulumi.Input<string>; readonly after: pulumi.Resource[] };
+  /** Resources the wiring waits for (e.g. the serving stack, so the first model lands on running workers). */
+  readonly after?: pulumi.Resource[];
+  /** For operator commands: how to reach the development machine. */
+  readonly developmentSsh: pulumi.Input<string>;
+}
+
+export const DEFAULT_REPO_DIR = "/var/lib/rayswarm/models-repo";
+
+/**
+ * The seed project's git-hook flow: a deploy key (generated, secret) authorised on every
+ * production machine for git only (user `git`, shell git-shell); there a bare models repo whose
+ * pre-receive hook runs the promotion gate and whose post-receive hook checks the model out
+ * into versions/<id>/ and switches `current` atomically. On the development machine a working
+ * repo whose `production` remote pushes to all of them from a post-commit hook.
+ */
+export class ModelPromotion extends pulumi.ComponentResource {
+  /** The deploy key's public half (authorised on production) and private half (secret). */
+  public readonly deployPublicKey: pulumi.Output<string>;
+  public readonly deployPrivateKey: pulumi.Output<string>;
+  public readonly repoDir: string;
+  /** What an operator runs to promote a model folder, or roll back. */
+  public readonly promoteCommand: pulumi.Output<string>;
+  public readonly rollbackCommand: pulumi.Output<string>;
+  /** The version promoted by `pulumi up` (when an initial model was given). */
+  public readonly initialVersion?: pulumi.Output<string>;
+  /** Depend on this: hooks in place everywhere (and the initial model live, if any). */
+  public readonly ready: pulumi.Resource;
+
+  constructor(name: string, args: ModelPromotionArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("rayswarm:promotion:ModelPromotion", name, {}, opts);
+    if (args.production.length === 0) throw new pulumi.ResourceError(`ModelPromotion ${name}: args.production must list at least one machine`, this);
+    if (args.keepVersions < 2) throw new pulumi.ResourceError(`ModelPromotion ${name}: args.keepVersions must be >= 2 (got ${args.keepVersions}): rollback needs the previous version`, this);
+    if (!args.modelRoot.startsWith("/")) throw new pulumi.ResourceError(`ModelPromotion ${name}: args.modelRoot must be absolute (got ${args.modelRoot})`, this);
+    for (const h of [args.development, ...args.production])
+      if (!args.bundles[h.name]) throw new pulumi.ResourceError(`ModelPromotion ${name}: args.bundles has no entry for host ${h.name}`, this);
+    const repoDir = args.repoDir ?? DEFAULT_REPO_DIR;
+    const promotionFiles = args.files.filter((f) => f.path.startsWith("promotion/")).map((f) => f.path);
+    const gateFiles = args.files.filter((f) => /^tuning\/(rayswarm_tuning\/|requirements-gate\.txt)/.test(f.path)).map((f) => f.path);
+
+    const key = new tls.PrivateKey(`${name}-deploy-key`, { algorithm: "ED25519" }, { parent: this, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] });
+    this.deployPublicKey = key.publicKeyOpenssh;
+    this.deployPrivateKey = pulumi.secret(key.privateKeyOpenssh);
+
+    // Production side, all machines in parallel.
+    const productionTrigger = hashOf(args.files, ["host/common.sh", "host/promotion-production.sh", ...promotionFiles, ...gateFiles]);
+    const production = args.production.map(
+      (h) =>
+        new command.remote.Command(
+          `${name}-production-${h.name}`,
+          {
+            connection: h.connection,
+            create: scriptCommand("host/promotion-production.sh", [args.modelRoot, args.keepVersions]),
+            stdin: key.publicKeyOpenssh.apply((k) => `${k.trim()}\n`),
+            triggers: [productionTrigger, args.modelRoot, args.keepVersions],
+            logging: "stderr",
+          },
+          { parent: this, dependsOn: [args.bundles[h.name].installed, ...(args.after ?? [])] },
+        ),
+    );
+
+    // Development side: the working repo pushes to git@<every production machine>.
+    const targets = args.production.map((h) => pulumi.interpolate`git@${h.privateAddress}`);
+    const development = new command.remote.Command(
+      `${name}-development`,
+      {
+        connection: args.development.connection,
+        create: scriptCommandOf("promotion/setup-development.sh", [repoDir, ...targets]),
+        stdin: pulumi.secret(key.privateKeyOpenssh),
+        triggers: [hashOf(args.files, promotionFiles), ...targets],
+        logging: "stderr",
+      },
+      { parent: this, dependsOn: [args.bundles[args.development.name].installed, ...production], additionalSecretOutputs: ["stdin"] },
+    );
+
+    let ready: pulumi.Resource = development;
+    if (args.initialModel) {
+      const initial = new command.remote.Command(
+        `${name}-promote-initial`,
+        {
+          connection: args.development.connection,
+          create: scriptCommand("promotion/promote.sh", [repoDir, args.initialModel.dir]),
+          triggers: [args.initialModel.version],
+          logging: "stderr",
+        },
+        { parent: this, dependsOn: [development, ...args.initialModel.after] },
+      );
+      this.initialVersion = pulumi.output(args.initialModel.version);
+      ready = initial;
+    }
+    this.ready = ready;
+
+    const viaSsh = (cmd: string) => pulumi.interpolate`${args.developmentSsh} sudo bash ${REMOTE_CURRENT}/${cmd}`;
+    this.promoteCommand = viaSsh(`promotion/promote.sh ${repoDir} <model-dir-on-the-head>`);
+    this.rollbackCommand = viaSsh(`promotion/rollback.sh ${repoDir} [<version>]`);
+    this.repoDir = repoDir;
+    this.registerOutputs({
+      deployPublicKey: this.deployPublicKey,
+      deployPrivateKey: this.deployPrivateKey,
+      promoteCommand: this.promoteCommand,
+      rollbackCommand: this.rollbackCommand,
+      initialVersion: this.initialVersion,
+    });
+  }
+}

@@ -1,0 +1,2 @@
+export * from "./stackfile";
+export * from "./stack";

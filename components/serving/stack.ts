@@ -1,0 +1,179 @@
+import * as crypto from "crypto";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import * as random from "@pulumi/random";
+import { Host } from "../host";
+import { BundleFile, BundleOnHost, hashOf, lifecycle, scriptCommand } from "../remote";
+import { AMQP_USER, buildStackFile, renderStackFile, StackSettings } from "./stackfile";
+
+export interface ServingStackArgs {
+  /** The manager that runs `docker stack deploy`. */
+  readonly manager: Host;
+  /** Every production machine (managers + workers): model folder and image preload. */
+  readonly nodes: readonly Host[];
+  /** The swarm is ready (all nodes joined and labelled). */
+  readonly swarmReady: pulumi.Resource;
+  /** Installed bundles per host name, and the bundle's files (for triggers). */
+  readonly bundles: Readonly<Record<string, BundleOnHost>>;
+  readonly files: readonly BundleFile[];
+  /** Stack name. Default: `rayswarm`. */
+  readonly stackName?: string;
+  /** Images. Defaults: the project's serving image and the official rabbitmq and redis images. */
+  readonly images: StackSettings["images"];
+  readonly apiReplicas: number;
+  readonly workerReplicas: number;
+  readonly port: number;
+  /** vip + ingress by default; dnsrr + host for kernels without IPVS. */
+  readonly endpointMode: "vip" | "dnsrr";
+  readonly publishMode: "ingress" | "host";
+  readonly modelRoot: string;
+  readonly encryptOverlay: boolean;
+  /** `docker save` tarballs loaded on every node before deploying. Default: none. */
+  readonly imageTarballs?: readonly string[];
+  /** Seconds to wait for convergence. Default: 600. */
+  readonly convergeSeconds?: number;
+  /** Address users reach the API at. Default: the manager's private address. */
+  readonly publicAddress?: pulumi.Input<string>;
+}
+
+const uses = (...scripts: string[]) => ["host/common.sh", ...scripts.map((s) => `host/${s}`)];
+
+/** Short, non-reversible tag of a secret value, so a new value gets a new Docker secret name. */
+function tagOf(value: pulumi.Output<string>): pulumi.Output<string> {
+  return pulumi.unsecret(value.apply((v) => crypto.createHash("sha256").update(v).digest("hex").slice(0, 10)));
+}
+
+/**
+ * The prediction service on the swarm: generated secrets delivered as Docker secrets, the
+ * stack file (js-yaml) deployed with `docker stack deploy` from a manager, a wait until every
+ * service has converged, `docker stack rm` on delete. Output: the web URL.
+ */
+export class ServingStack extends pulumi.ComponentResource {
+  public readonly url: pulumi.Output<string>;
+  /** The rendered stack file (no secret values in it). */
+  public readonly stackFile: pulumi.Output<string>;
+  /** Generated credentials (secret). */
+  public readonly rabbitmqPassword: pulumi.Output<string>;
+  public readonly redisPassword: pulumi.Output<string>;
+  /** Depend on this to use the service: deployed and converged. */
+  public readonly ready: command.remote.Command;
+
+  constructor(name: string, args: ServingStackArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("rayswarm:serving:ServingStack", name, {}, opts);
+    if (args.apiReplicas < 1 || args.workerReplicas < 1)
+      throw new pulumi.ResourceError(`ServingStack ${name}: args.apiReplicas and args.workerReplicas must be >= 1`, this);
+    if (args.endpointMode === "dnsrr" && args.publishMode === "ingress")
+      throw new pulumi.ResourceError(`ServingStack ${name}: args.publishMode must be host when args.endpointMode is dnsrr (the ingress mesh needs a VIP)`, this);
+    if (!args.nodes.some((n) => n.name === args.manager.name))
+      throw new pulumi.ResourceError(`ServingStack ${name}: args.manager must be one of args.nodes`, this);
+    for (const t of args.imageTarballs ?? [])
+      if (!path.isAbsolute(t)) throw new pulumi.ResourceError(`ServingStack ${name}: image tarball ${t} must be an absolute path`, this);
+    const stack = args.stackName ?? "rayswarm";
+    const trig = (...scripts: string[]) => hashOf(args.files, uses(...scripts));
+
+    // Credentials: generated, secret end to end.
+    const password = (id: string) =>
+      new random.RandomPassword(`${name}-${id}-password`, { length: 32, special: false }, { parent: this, additionalSecretOutputs: ["result"] });
+    const rabbit = pulumi.secret(password("rabbitmq").result);
+    const redis = pulumi.secret(password("redis").result);
+    const contents = {
+      amqpPassword: rabbit,
+      rabbitmqConf: pulumi.secret(rabbit.apply((p) => `default_user = ${AMQP_USER}\ndefault_pass = ${p}\ndefault_vhost = /\n`)),
+      redisPassword: redis,
+      redisConf: pulumi.secret(redis.apply((p) => `requirepass ${p}\nappendonly yes\nappendfsync everysec\ndir /data\nbind 0.0.0.0\nport 6379\nprotected-mode yes\n`)),
+    };
+    const secretNames = {
+      amqpPassword: pulumi.interpolate`${stack}_amqp_password_${tagOf(contents.amqpPassword)}`,
+      rabbitmqConf: pulumi.interpolate`${stack}_rabbitmq_conf_${tagOf(contents.rabbitmqConf)}`,
+      redisPassword: pulumi.interpolate`${stack}_redis_password_${tagOf(contents.redisPassword)}`,
+      redisConf: pulumi.interpolate`${stack}_redis_conf_${tagOf(contents.redisConf)}`,
+    };
+
+    // Docker secrets, created from stdin on the manager (never in argv, logs or the stack file).
+    const secrets = (Object.keys(contents) as (keyof typeof contents)[]).map(
+      (k) =>
+        new command.remote.Command(
+          `${name}-secret-${k}`,
+          {
+            connection: args.manager.connection,
+            create: secretNames[k].apply((n) => scriptCommand("host/swarm-secret.sh", ["create", n])),
+            delete: secretNames[k].apply((n) => scriptCommand("host/swarm-secret.sh", ["remove", n])),
+            stdin: contents[k],
+            triggers: [trig("swarm-secret.sh")],
+            logging: "stderr",
+          },
+          { parent: this, dependsOn: [args.swarmReady], additionalSecretOutputs: ["stdin"] },
+        ),
+    );
+
+    // Every node: the model folder the workers mount, and the images (when preloading).
+    const prepared: pulumi.Resource[] = [];
+    for (const n of args.nodes) {
+      prepared.push(
+        new command.remote.Command(
+          `${name}-models-${n.name}`,
+          { connection: n.connection, create: scriptCommand("host/model-root.sh", [args.modelRoot]), triggers: [trig("model-root.sh"), args.modelRoot], logging: "stderr" },
+          { parent: this, dependsOn: [args.bundles[n.name].installed] },
+        ),
+      );
+      for (const tar of args.imageTarballs ?? []) {
+        const base = path.basename(tar);
+        const remote = `/var/tmp/rayswarm-image-${base}`;
+        const copy = new command.remote.CopyToRemote(
+          `${name}-image-${n.name}-${base}`,
+          { connection: n.connection, source: new pulumi.asset.FileAsset(tar), remotePath: remote, triggers: [tar] },
+          { parent: this, dependsOn: [args.bundles[n.name].installed] },
+        );
+        prepared.push(
+          new command.remote.Command(
+            `${name}-load-${n.name}-${base}`,
+            { connection: n.connection, create: scriptCommand("host/image-load.sh", [remote]), triggers: [trig("image-load.sh")], logging: "stderr" },
+            { parent: this, dependsOn: [copy, args.swarmReady] },
+          ),
+        );
+      }
+    }
+
+    const stackFile = pulumi.all(secretNames).apply((names) =>
+      renderStackFile(
+        buildStackFile({
+          images: args.images,
+          apiReplicas: args.apiReplicas,
+          workerReplicas: args.workerReplicas,
+          port: args.port,
+          endpointMode: args.endpointMode,
+          publishMode: args.publishMode,
+          modelRoot: args.modelRoot,
+          encryptOverlay: args.encryptOverlay,
+          stateNode: args.manager.name,
+          secretNames: names as StackSettings["secretNames"],
+        }),
+      ),
+    );
+
+    // Undo: remove the stack (before its secrets and before the swarm goes away).
+    const remove = lifecycle(`${name}-stack-rm`, args.manager.connection, scriptCommand("host/stack-rm.sh", [stack]), {
+      parent: this,
+      dependsOn: [args.swarmReady, ...secrets],
+    });
+    this.ready = new command.remote.Command(
+      `${name}-deploy`,
+      {
+        connection: args.manager.connection,
+        create: scriptCommand("host/stack-deploy.sh", [stack, args.convergeSeconds ?? 600]),
+        stdin: stackFile,
+        // Re-deploys when the stack file changes (its hash, not its text, is the trigger).
+        triggers: [stackFile.apply((f) => crypto.createHash("sha256").update(f).digest("hex")), trig("stack-deploy.sh")],
+        logging: "stderr",
+      },
+      { parent: this, dependsOn: [remove, ...prepared] },
+    );
+
+    this.stackFile = stackFile;
+    this.rabbitmqPassword = rabbit;
+    this.redisPassword = redis;
+    this.url = pulumi.interpolate`http://${args.publicAddress ?? args.manager.privateAddress}:${args.port}/`;
+    this.registerOutputs({ url: this.url, stackFile: this.stackFile, rabbitmqPassword: rabbit, redisPassword: redis });
+  }
+}
