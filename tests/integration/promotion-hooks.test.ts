@@ -469,6 +469,16 @@ describe("setup-production.sh and setup-development.sh for real (root, throwaway
     expect(second.stdout.trim().split("\n").pop()).toBe("changed=false");
     const bad = run(path.join(SCRIPTS, "setup-production.sh"), args, { input: "not a key\n", env });
     expect(bad.code).toBe(2);
+    // key rotation: another key replaces the old one, then back
+    const other = path.join(base, "other_key");
+    ok("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", other]);
+    const rotated = ok(path.join(SCRIPTS, "setup-production.sh"), args, {
+      input: fs.readFileSync(`${other}.pub`, "utf8"),
+      env,
+    });
+    expect(rotated.stdout.trim().split("\n").pop()).toBe("changed=true");
+    expect(fs.readFileSync(path.join(home, ".ssh/authorized_keys"), "utf8")).not.toContain(pub.trim());
+    ok(path.join(SCRIPTS, "setup-production.sh"), args, { input: pub, env });
 
     const pw = ok("getent", ["passwd", user]).stdout.trim().split(":");
     expect(pw[6]).toBe("/usr/bin/git-shell");
