@@ -32,12 +32,15 @@ METRIC = "rmse"
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
 
-def _trainable(config: dict, X=None, y=None, folds=5, seed=42):
+def _trainable(config: dict, X=None, y=None, folds=5, seed=42, every_fold=True):
     from ray import tune
 
     cfg = config_of(config)
     for i, score in enumerate(cv_scores(cfg, X, y, folds, seed), start=1):
-        tune.report({METRIC: score, "folds_done": i})
+        # tune.report waits for the driver to take the result: report each fold only when a
+        # scheduler (ASHA) uses intermediate results.
+        if every_fold or i == folds:
+            tune.report({METRIC: score, "folds_done": i})
 
 
 def init_ray(address: str | None, num_cpus: int | None):
@@ -70,7 +73,8 @@ def run_search(X_train: np.ndarray, y_train: np.ndarray, *, trials: int, time_bu
     if own_storage:  # never litter ~/ray_results; trial files are not needed afterwards
         storage_path = tempfile.mkdtemp(prefix="rayswarm-tune-")
     trainable = tune.with_resources(
-        tune.with_parameters(_trainable, X=X_train, y=y_train, folds=folds, seed=seed),
+        tune.with_parameters(_trainable, X=X_train, y=y_train, folds=folds, seed=seed,
+                             every_fold=early_stopping),
         {"cpu": 1})
     if early_stopping:
         scheduler = ASHAScheduler(time_attr="training_iteration", max_t=folds,
