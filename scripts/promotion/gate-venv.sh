@@ -19,6 +19,10 @@ if [[ -z $py ]]; then
   if [[ -x /usr/bin/python3 ]]; then py=/usr/bin/python3; else py=python3; fi
 fi
 [[ -f $req ]] || { echo "no $req" >&2; exit 2; }
+if ! "$py" -c 'import ensurepip, venv' 2>/dev/null; then
+  echo "$py cannot make virtualenvs (Debian: apt-get install -y python3-venv)" >&2
+  exit 1
+fi
 cache=${RAYSWARM_CACHE:-/var/cache/rayswarm}/venvs
 pyver=$("$py" -c 'import os, sys; print("%d.%d.%d" % sys.version_info[:3], os.path.realpath(sys.executable))')
 hash=$( { cat "$req"; echo "python $pyver"; } | sha256sum | cut -c1-16)
