@@ -199,9 +199,13 @@ ray_status_ok() { timeout 60 "$RAY_VENV/bin/ray" status --address "$1" >/dev/nul
 # /etc/systemd/system/rayswarm-ray.service, enabled, (re)started when its content
 # changed or it is not active. Without systemd: a detached process (see fallback_*).
 ray_unit_apply() {
-  local role="$1" exec_line unit restart=false
+  local role="$1" exec_line unit venv_stamp restart=false
   shift
   exec_line="$RAY_VENV/bin/ray start --block $*"
+  # The venv's install stamp is part of the unit: a reinstall (ray-install.sh with a
+  # new version/requirements) changes the unit, so the next ray-head/ray-worker run
+  # restarts Ray on the new code.
+  venv_stamp="$(sha256sum "$RAY_VENV/.rayswarm-stamp" 2>/dev/null | cut -c1-16 || true)"
   if has_systemd; then
     unit="[Unit]
 Description=rayswarm Ray $role (managed by scripts/host/ray-$role.sh)
@@ -213,6 +217,7 @@ Type=simple
 Environment=HOME=/root
 Environment=RAY_USAGE_STATS_ENABLED=0
 Environment=PYTHONUNBUFFERED=1
+Environment=RAYSWARM_VENV_STAMP=${venv_stamp:-none}
 ExecStart=$exec_line
 Restart=always
 RestartSec=5
@@ -242,7 +247,7 @@ WantedBy=multi-user.target"
     fi
   else
     mkdir -p /etc/rayswarm/units
-    if write_if_changed "/etc/rayswarm/units/$RAY_UNIT.service" 0644 <<<"$exec_line"; then
+    if write_if_changed "/etc/rayswarm/units/$RAY_UNIT.service" 0644 <<<"$exec_line # venv ${venv_stamp:-none}"; then
       restart=true
       mark_changed
     fi

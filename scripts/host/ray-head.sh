@@ -5,7 +5,10 @@
 #   /opt/rayswarm/venv/bin/ray start --block --head --node-ip-address <addr>
 #     --port <port> --dashboard-host <addr> --dashboard-port <dashboard-port>
 #     --disable-usage-stats
-# GCS and dashboard bind to the private address only. Enabled (survives reboots) and
+# The dashboard binds to the private address only and the cluster is advertised on it.
+# Note: Ray's GCS gRPC server itself listens on 0.0.0.0:<port> (Ray has no option to
+# change that), as do the raylet/object-manager ports: restrict them to the private
+# network with the security group / firewall. Enabled (survives reboots) and
 # started; rewritten + restarted only when the unit's content changes. Waits until
 # `ray status --address <addr>:<port>` answers (RAY_WAIT_SECONDS, default 180).
 # Without systemd the same command runs detached (see common.sh).
