@@ -50,16 +50,27 @@ export class ModelPromotion extends pulumi.ComponentResource {
 
   constructor(name: string, args: ModelPromotionArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("rayswarm:promotion:ModelPromotion", name, {}, opts);
-    if (args.production.length === 0) throw new pulumi.ResourceError(`ModelPromotion ${name}: args.production must list at least one machine`, this);
-    if (args.keepVersions < 2) throw new pulumi.ResourceError(`ModelPromotion ${name}: args.keepVersions must be >= 2 (got ${args.keepVersions}): rollback needs the previous version`, this);
-    if (!args.modelRoot.startsWith("/")) throw new pulumi.ResourceError(`ModelPromotion ${name}: args.modelRoot must be absolute (got ${args.modelRoot})`, this);
+    if (args.production.length === 0)
+      throw new pulumi.ResourceError(`ModelPromotion ${name}: args.production must list at least one machine`, this);
+    if (args.keepVersions < 2)
+      throw new pulumi.ResourceError(
+        `ModelPromotion ${name}: args.keepVersions must be >= 2 (got ${args.keepVersions}): rollback needs the previous version`,
+        this,
+      );
+    if (!args.modelRoot.startsWith("/"))
+      throw new pulumi.ResourceError(`ModelPromotion ${name}: args.modelRoot must be absolute (got ${args.modelRoot})`, this);
     for (const h of [args.development, ...args.production])
-      if (!args.bundles[h.name]) throw new pulumi.ResourceError(`ModelPromotion ${name}: args.bundles has no entry for host ${h.name}`, this);
+      if (!args.bundles[h.name])
+        throw new pulumi.ResourceError(`ModelPromotion ${name}: args.bundles has no entry for host ${h.name}`, this);
     const repoDir = args.repoDir ?? DEFAULT_REPO_DIR;
     const promotionFiles = args.files.filter((f) => f.path.startsWith("promotion/")).map((f) => f.path);
     const gateFiles = args.files.filter((f) => /^tuning\/(rayswarm_tuning\/|requirements-gate\.txt)/.test(f.path)).map((f) => f.path);
 
-    const key = new tls.PrivateKey(`${name}-deploy-key`, { algorithm: "ED25519" }, { parent: this, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] });
+    const key = new tls.PrivateKey(
+      `${name}-deploy-key`,
+      { algorithm: "ED25519" },
+      { parent: this, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] },
+    );
     this.deployPublicKey = key.publicKeyOpenssh;
     this.deployPrivateKey = pulumi.secret(key.privateKeyOpenssh);
 

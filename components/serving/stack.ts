@@ -64,7 +64,10 @@ export class ServingStack extends pulumi.ComponentResource {
     if (args.apiReplicas < 1 || args.workerReplicas < 1)
       throw new pulumi.ResourceError(`ServingStack ${name}: args.apiReplicas and args.workerReplicas must be >= 1`, this);
     if (args.endpointMode === "dnsrr" && args.publishMode === "ingress")
-      throw new pulumi.ResourceError(`ServingStack ${name}: args.publishMode must be host when args.endpointMode is dnsrr (the ingress mesh needs a VIP)`, this);
+      throw new pulumi.ResourceError(
+        `ServingStack ${name}: args.publishMode must be host when args.endpointMode is dnsrr (the ingress mesh needs a VIP)`,
+        this,
+      );
     if (!args.nodes.some((n) => n.name === args.manager.name))
       throw new pulumi.ResourceError(`ServingStack ${name}: args.manager must be one of args.nodes`, this);
     for (const t of args.imageTarballs ?? [])
@@ -74,14 +77,22 @@ export class ServingStack extends pulumi.ComponentResource {
 
     // Credentials: generated, secret end to end.
     const password = (id: string) =>
-      new random.RandomPassword(`${name}-${id}-password`, { length: 32, special: false }, { parent: this, additionalSecretOutputs: ["result"] });
+      new random.RandomPassword(
+        `${name}-${id}-password`,
+        { length: 32, special: false },
+        { parent: this, additionalSecretOutputs: ["result"] },
+      );
     const rabbit = pulumi.secret(password("rabbitmq").result);
     const redis = pulumi.secret(password("redis").result);
     const contents = {
       amqpPassword: rabbit,
       rabbitmqConf: pulumi.secret(rabbit.apply((p) => `default_user = ${AMQP_USER}\ndefault_pass = ${p}\ndefault_vhost = /\n`)),
       redisPassword: redis,
-      redisConf: pulumi.secret(redis.apply((p) => `requirepass ${p}\nappendonly yes\nappendfsync everysec\ndir /data\nbind 0.0.0.0\nport 6379\nprotected-mode yes\n`)),
+      redisConf: pulumi.secret(
+        redis.apply(
+          (p) => `requirepass ${p}\nappendonly yes\nappendfsync everysec\ndir /data\nbind 0.0.0.0\nport 6379\nprotected-mode yes\n`,
+        ),
+      ),
     };
     const secretNames = {
       amqpPassword: pulumi.interpolate`${stack}_amqp_password_${tagOf(contents.amqpPassword)}`,
@@ -113,7 +124,12 @@ export class ServingStack extends pulumi.ComponentResource {
       prepared.push(
         new command.remote.Command(
           `${name}-models-${n.name}`,
-          { connection: n.connection, create: scriptCommand("host/model-root.sh", [args.modelRoot]), triggers: [trig("model-root.sh"), args.modelRoot], logging: "stderr" },
+          {
+            connection: n.connection,
+            create: scriptCommand("host/model-root.sh", [args.modelRoot]),
+            triggers: [trig("model-root.sh"), args.modelRoot],
+            logging: "stderr",
+          },
           { parent: this, dependsOn: [args.bundles[n.name].installed] },
         ),
       );
@@ -128,7 +144,12 @@ export class ServingStack extends pulumi.ComponentResource {
         prepared.push(
           new command.remote.Command(
             `${name}-load-${n.name}-${base}`,
-            { connection: n.connection, create: scriptCommand("host/image-load.sh", [remote]), triggers: [trig("image-load.sh")], logging: "stderr" },
+            {
+              connection: n.connection,
+              create: scriptCommand("host/image-load.sh", [remote]),
+              triggers: [trig("image-load.sh")],
+              logging: "stderr",
+            },
             { parent: this, dependsOn: [copy, args.swarmReady] },
           ),
         );

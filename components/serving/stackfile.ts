@@ -11,8 +11,21 @@ export interface ServiceDeploy {
   placement?: { constraints?: string[]; max_replicas_per_node?: number };
   resources: { limits: { cpus: string; memory: string }; reservations?: { cpus?: string; memory: string } };
   restart_policy: { condition: "any" | "on-failure"; delay: string; max_attempts?: number; window: string };
-  update_config: { parallelism: number; delay: string; order: "start-first" | "stop-first"; failure_action: "rollback" | "pause"; monitor: string; max_failure_ratio: number };
-  rollback_config: { parallelism: number; delay: string; order: "start-first" | "stop-first"; failure_action: "pause" | "continue"; monitor: string };
+  update_config: {
+    parallelism: number;
+    delay: string;
+    order: "start-first" | "stop-first";
+    failure_action: "rollback" | "pause";
+    monitor: string;
+    max_failure_ratio: number;
+  };
+  rollback_config: {
+    parallelism: number;
+    delay: string;
+    order: "start-first" | "stop-first";
+    failure_action: "pause" | "continue";
+    monitor: string;
+  };
   labels?: Record<string, string>;
 }
 
@@ -61,7 +74,12 @@ export interface StackSettings {
   /** Node (hostname) that keeps RabbitMQ's and Redis's volumes. */
   readonly stateNode: string;
   /** Docker secret names (versioned: a new value gets a new name). */
-  readonly secretNames: { readonly amqpPassword: string; readonly rabbitmqConf: string; readonly redisPassword: string; readonly redisConf: string };
+  readonly secretNames: {
+    readonly amqpPassword: string;
+    readonly rabbitmqConf: string;
+    readonly redisPassword: string;
+    readonly redisConf: string;
+  };
 }
 
 /** Where things sit inside the serving containers. */
@@ -88,7 +106,13 @@ export function buildStackFile(s: StackSettings): StackFile {
     monitor: "20s",
   });
   const restart: ServiceDeploy["restart_policy"] = { condition: "any", delay: "3s", window: "60s" };
-  const servingSecret = (source: string, target: string): ServiceSecret => ({ source, target, uid: IN_CONTAINER.uid, gid: IN_CONTAINER.uid, mode: 0o400 });
+  const servingSecret = (source: string, target: string): ServiceSecret => ({
+    source,
+    target,
+    uid: IN_CONTAINER.uid,
+    gid: IN_CONTAINER.uid,
+    mode: 0o400,
+  });
   const servingEnv = (role: string): Record<string, string> => ({
     ROLE: role,
     PORT: String(IN_CONTAINER.port),
@@ -102,7 +126,12 @@ export function buildStackFile(s: StackSettings): StackFile {
   });
   const modelMount = { type: "bind" as const, source: s.modelRoot, target: IN_CONTAINER.modelDir, read_only: true };
   const nodeHealth = {
-    test: ["CMD", "node", "-e", `fetch('http://127.0.0.1:${IN_CONTAINER.port}/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`],
+    test: [
+      "CMD",
+      "node",
+      "-e",
+      `fetch('http://127.0.0.1:${IN_CONTAINER.port}/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`,
+    ],
     interval: "10s",
     timeout: "3s",
     retries: 3,
@@ -118,7 +147,13 @@ export function buildStackFile(s: StackSettings): StackFile {
         secrets: [{ source: s.secretNames.rabbitmqConf, target: "/etc/rabbitmq/conf.d/20-credentials.conf", mode: 0o444 }],
         volumes: [{ type: "volume", source: "rabbitmq-data", target: "/var/lib/rabbitmq" }],
         networks: [network],
-        healthcheck: { test: ["CMD", "rabbitmq-diagnostics", "-q", "check_running"], interval: "10s", timeout: "10s", retries: 5, start_period: "60s" },
+        healthcheck: {
+          test: ["CMD", "rabbitmq-diagnostics", "-q", "check_running"],
+          interval: "10s",
+          timeout: "10s",
+          retries: 5,
+          start_period: "60s",
+        },
         stop_grace_period: "60s",
         deploy: {
           replicas: 1,
@@ -136,7 +171,13 @@ export function buildStackFile(s: StackSettings): StackFile {
         secrets: [{ source: s.secretNames.redisConf, target: "redis.conf", mode: 0o444 }],
         volumes: [{ type: "volume", source: "redis-data", target: "/data" }],
         networks: [network],
-        healthcheck: { test: ["CMD-SHELL", "redis-cli ping 2>&1 | grep -qE 'PONG|NOAUTH'"], interval: "10s", timeout: "5s", retries: 3, start_period: "10s" },
+        healthcheck: {
+          test: ["CMD-SHELL", "redis-cli ping 2>&1 | grep -qE 'PONG|NOAUTH'"],
+          interval: "10s",
+          timeout: "5s",
+          retries: 3,
+          start_period: "10s",
+        },
         deploy: {
           replicas: 1,
           endpoint_mode: s.endpointMode,

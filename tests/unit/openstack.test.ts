@@ -36,8 +36,16 @@ describe.each([
     expect(run.ofType(T.port)).toHaveLength(machines);
     // public addresses: the bastion (SSH) and the Swarm managers (the prediction API) only
     expect(run.ofType(T.fip)).toHaveLength(1 + expectedRoles["swarm-manager"]);
-    expect(run.ofType(T.fip).map((f) => f.name).sort()).toEqual(
-      [`${stack}-orchestration-fip`, ...Array.from({ length: expectedRoles["swarm-manager"] }, (_, i) => `${stack}-swarm-manager-${i}-fip`)].sort(),
+    expect(
+      run
+        .ofType(T.fip)
+        .map((f) => f.name)
+        .sort(),
+    ).toEqual(
+      [
+        `${stack}-orchestration-fip`,
+        ...Array.from({ length: expectedRoles["swarm-manager"] }, (_, i) => `${stack}-swarm-manager-${i}-fip`),
+      ].sort(),
     );
     expect(run.ofType(T.keypair)).toHaveLength(1);
     expect(run.ofType(T.group)).toHaveLength(5);
