@@ -77,7 +77,7 @@ if [[ -e $home/git-shell-commands ]]; then
   changed=true
 fi
 
-out=$("$here/install-hooks.sh" "$home/models.git" "$root" "$keep" "$gate_python" "$tuning_src" "$user")
+out=$(bash "$here/install-hooks.sh" "$home/models.git" "$root" "$keep" "$gate_python" "$tuning_src" "$user")
 printf '%s\n' "$out" | sed '$d'
 [[ $(printf '%s\n' "$out" | tail -n 1) == changed=true ]] && changed=true
 
