@@ -12,7 +12,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, syml
 import { cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import Redis from 'ioredis';
-import { LocalRabbit, LocalRedis, freePort } from '../devtools/local-servers';
+import { LocalRabbit, LocalRedis, freePort, treeCpuSeconds } from '../devtools/local-servers';
 import { parseModelCard } from '../model/card';
 import { OnnxRunner } from '../model/runner';
 
@@ -141,13 +141,25 @@ async function main(): Promise<void> {
     const target = `${url}/v1/predictions?wait=5000`;
     const run = (connections: number, seconds: number) => autocannon({ url: target, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration: seconds, timeout: 10 });
     await run(8, 3); // warm-up (JIT, connections, queue)
-    const rows: { c: number; rps: number; p50: number; p99: number; ok: number; non2xx: number; errors: number; done: number }[] = [];
+    const rows: { c: number; rps: number; p50: number; p99: number; ok: number; non2xx: number; errors: number; done: number; cpu: Record<string, number> }[] = [];
+    // CPU (cores used on average) per component during each level, from /proc
+    const parts: [string, () => number][] = [
+      ['api', () => treeCpuSeconds(started[0].pid!)],
+      ['workers', () => started.slice(1).reduce((s, p) => s + treeCpuSeconds(p.pid!), 0)],
+      ['rabbitmq', () => treeCpuSeconds(rabbit.pid!)],
+      ['redis', () => treeCpuSeconds(redis.pid!)],
+      ['load generator', () => { const u = process.cpuUsage(); return (u.user + u.system) / 1e6; }],
+    ];
     for (const c of levels) {
       const before = await doneCount();
+      const cpu0 = parts.map(([, f]) => f());
+      const t0 = Date.now();
       const r = await run(c, duration);
+      const secs = (Date.now() - t0) / 1000;
+      const cpu = Object.fromEntries(parts.map(([k, f], i) => [k, (f() - cpu0[i]) / secs]));
       await sleep(500);
       const ok = r.statusCodeStats?.['200']?.count ?? (r.requests.total - r.non2xx);
-      rows.push({ c, rps: ok / r.duration, p50: r.latency.p50, p99: r.latency.p99, ok, non2xx: r.non2xx, errors: r.errors + r.timeouts, done: (await doneCount()) - before });
+      rows.push({ c, rps: ok / r.duration, p50: r.latency.p50, p99: r.latency.p99, ok, non2xx: r.non2xx, errors: r.errors + r.timeouts, done: (await doneCount()) - before, cpu });
     }
     await stopPair(started);
     const ceil = await ceiling(card, readFileSync(join(FIXTURE, 'model.onnx')), row);
@@ -157,6 +169,11 @@ async function main(): Promise<void> {
     for (const r of rows) {
       console.log(`  ${String(r.c).padStart(4)} ${r.rps.toFixed(0).padStart(8)} ${String(r.p50).padStart(9)} ${String(r.p99).padStart(8)}   ${String(r.ok).padEnd(9)} ${String(r.non2xx).padStart(7)} ${String(r.errors).padStart(7)}  ${String(r.done).padStart(13)}  ${(r.rps / ceil.single).toFixed(3)}`);
     }
+    console.log('\nCPU used per component (cores, averaged over each level; the machine has ' + cpus().length + '):');
+    console.log('  conc  ' + Object.keys(rows[0].cpu).map((k) => k.padStart(15)).join(''));
+    for (const r of rows) console.log(`  ${String(r.c).padStart(4)}  ` + Object.values(r.cpu).map((v) => v.toFixed(2).padStart(15)).join(''));
+    const loadavg = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+    console.log(`  (load average at the end: ${loadavg} — other processes on the machine compete for the same cores)`);
     console.log(`\nin-process ONNX ceiling (same model, onnxruntime-node, 1 intra-op thread): ${ceil.single.toFixed(0)} rows/s one row per run, ${ceil.batched.toFixed(0)} rows/s in batches of 32`);
     const at32 = rows.find((r) => r.c === 32);
     if (at32) console.log(`at concurrency 32: ${at32.rps.toFixed(0)} pred/s, p99 ${at32.p99} ms = ${(100 * at32.rps / ceil.single).toFixed(1)}% of the single-row ceiling (${(100 * at32.rps / ceil.batched).toFixed(1)}% of the batched one)`);

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,6 +89,11 @@ export class LocalRabbit {
     return r;
   }
 
+  /** pid of the launcher process (the broker runs in its process tree). */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
   /** amqp URL without credentials (tests pass the user and a password file like production). */
   get url(): string {
     return `amqp://127.0.0.1:${this.port}`;
@@ -169,6 +174,10 @@ export class LocalRedis {
     return r;
   }
 
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
   async start(timeoutMs = 15000): Promise<void> {
     this.proc = spawn('redis-server', [
       '--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '',
@@ -195,4 +204,30 @@ export class LocalRedis {
     await this.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** CPU seconds (user+system) used so far by a process and all its descendants (Linux /proc). */
+export function treeCpuSeconds(rootPid: number): number {
+  const tick = 100; // USER_HZ on Linux
+  const children = new Map<number, number[]>();
+  const cpu = new Map<number, number>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+      const ppid = Number(f[1]);
+      cpu.set(Number(d), (Number(f[11]) + Number(f[12])) / tick);
+      if (!children.has(ppid)) children.set(ppid, []);
+      children.get(ppid)!.push(Number(d));
+    } catch { /* process went away */ }
+  }
+  let total = 0;
+  const stack = [rootPid];
+  while (stack.length) {
+    const p = stack.pop()!;
+    total += cpu.get(p) ?? 0;
+    stack.push(...(children.get(p) ?? []));
+  }
+  return total;
 }
