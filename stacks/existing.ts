@@ -10,13 +10,23 @@ import { sshCommandLine } from "../components/host";
 import type { InventoryHost, PlatformConfig } from "./config";
 import type { Environment } from "./openstack";
 
-/** Readiness on a machine we did not create: SSH works, cloud-init (if any) is done, we can be root. */
-export const EXISTING_READY_SCRIPT = [
-  "set -e",
+/**
+ * Readiness on a machine we did not create: SSH works, cloud-init (if any) is done, we can be
+ * root, and its hostname is the inventory name (Swarm labels and placement use hostnames).
+ */
+export function existingReadyScript(name: string): string {
+  return [
+    "set -e",
+    `if [ "$(hostname)" != "${name}" ]; then echo "the machine listed as ${name} has hostname $(hostname): name it ${name} or list it as $(hostname) in rayswarm:hosts" >&2; exit 1; fi`,
+    ...EXISTING_READY_LINES,
+  ].join("\n");
+}
+
+const EXISTING_READY_LINES = [
   "if command -v cloud-init >/dev/null 2>&1; then cloud-init status --wait >/dev/null || true; fi",
   'if [ "$(id -u)" != 0 ] && ! sudo -n true 2>/dev/null; then echo "$(hostname): user $(id -un) is neither root nor a passwordless sudoer" >&2; exit 1; fi',
   "echo ready",
-].join("\n");
+];
 
 export function existingEnvironment(cfg: PlatformConfig, parent?: pulumi.Resource): Environment {
   if (!cfg.ssh.privateKey) throw new Error("existingEnvironment: sshPrivateKey is required (validated by stacks/config.ts)");
@@ -43,7 +53,7 @@ export function existingEnvironment(cfg: PlatformConfig, parent?: pulumi.Resourc
     const connection = connectionOf(h, viaBastion);
     const ready = new command.remote.Command(
       `${h.name}-ready`,
-      { connection, create: EXISTING_READY_SCRIPT, triggers: [h.address, h.user, h.port] },
+      { connection, create: existingReadyScript(h.name), triggers: [h.address, h.user, h.port] },
       { ...opts, dependsOn: bastion ? [bastion.ready] : [] },
     );
     return {

@@ -208,6 +208,6 @@ export function stackConfig(stack: string): Record<string, string> {
   const yaml = require("js-yaml") as typeof import("js-yaml");
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const fs = require("fs") as typeof import("fs");
-  const doc = yaml.load(fs.readFileSync(`${__dirname}/../../../Pulumi.${stack}.yaml`, "utf8")) as { config: Record<string, unknown> };
+  const doc = yaml.load(fs.readFileSync(`${__dirname}/../Pulumi.${stack}.yaml`, "utf8")) as { config: Record<string, unknown> };
   return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
 }

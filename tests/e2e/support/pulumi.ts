@@ -1,0 +1,85 @@
+/**
+ * Runs the real Pulumi CLI (scripts/install-pulumi.sh) against this project with a throwaway
+ * file backend and stack config file, logging everything to a file.
+ */
+import { spawn } from "child_process";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
+
+export const REPO = path.resolve(__dirname, "../../..");
+
+export interface PulumiResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  seconds: number;
+}
+
+export class PulumiStack {
+  readonly dir: string;
+  readonly configFile: string;
+  readonly log: string;
+  private readonly env: NodeJS.ProcessEnv;
+
+  constructor(
+    readonly stack: string,
+    workDir: string,
+  ) {
+    this.dir = workDir;
+    this.configFile = path.join(workDir, `Pulumi.${stack}.yaml`);
+    this.log = path.join(workDir, "pulumi.log");
+    const home = process.env.PULUMI_HOME ?? path.join(os.homedir(), ".pulumi");
+    this.env = {
+      ...process.env,
+      PATH: `${path.join(home, "bin")}:${process.env.PATH}`,
+      PULUMI_HOME: home,
+      PULUMI_BACKEND_URL: `file://${path.join(workDir, "state")}`,
+      PULUMI_CONFIG_PASSPHRASE: "rayswarm-e2e",
+      PULUMI_SKIP_UPDATE_CHECK: "true",
+      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+    };
+    fs.mkdirSync(path.join(workDir, "state"), { recursive: true });
+  }
+
+  /** Runs `pulumi <args> --stack <stack> --config-file <file>` in the project folder. */
+  run(args: string[], input?: string, timeoutMs = 60 * 60 * 1000): Promise<PulumiResult> {
+    const full = [...args, "--stack", this.stack, "--config-file", this.configFile, "--non-interactive"];
+    const started = Date.now();
+    fs.appendFileSync(this.log, `\n$ pulumi ${full.join(" ")}\n`);
+    return new Promise((resolve, reject) => {
+      const child = spawn("pulumi", full, { cwd: REPO, env: this.env, stdio: ["pipe", "pipe", "pipe"] });
+      let stdout = "";
+      let stderr = "";
+      const timer = setTimeout(() => child.kill("SIGINT"), timeoutMs);
+      child.stdout.on("data", (d) => {
+        stdout += d;
+        fs.appendFileSync(this.log, d);
+      });
+      child.stderr.on("data", (d) => {
+        stderr += d;
+        fs.appendFileSync(this.log, d);
+      });
+      child.on("error", reject);
+      child.on("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, stdout, stderr, seconds: (Date.now() - started) / 1000 });
+      });
+      child.stdin.end(input ?? "");
+    });
+  }
+
+  async must(args: string[], input?: string): Promise<PulumiResult> {
+    const r = await this.run(args, input);
+    if (r.code !== 0) {
+      const tail = (r.stdout + r.stderr).split("\n").slice(-80).join("\n");
+      throw new Error(`pulumi ${args.join(" ")} failed (exit ${r.code}); full log: ${this.log}\n${tail}`);
+    }
+    return r;
+  }
+
+  async outputs(): Promise<Record<string, unknown>> {
+    const r = await this.must(["stack", "output", "--json", "--show-secrets"]);
+    return JSON.parse(r.stdout) as Record<string, unknown>;
+  }
+}

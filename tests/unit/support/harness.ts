@@ -1,0 +1,2 @@
+// The mock runner lives in tools/ (npm run critical-path uses it too).
+export * from "../../../tools/mock-run";
