@@ -110,7 +110,14 @@ describe('API against real RabbitMQ and Redis', () => {
   });
 
   test('happy path: async, sync (wait) and batch; results carry the model version', async () => {
+    // no worker yet: a sync request whose wait runs out answers 202 queued after about `wait` ms
+    const early = await http('POST', `${api.url}/v1/predictions?wait=300`, { features: SAMPLE });
+    expect(early.status).toBe(202);
+    expect(early.body.status).toBe('queued');
+    expect(early.ms).toBeGreaterThanOrEqual(290);
     const worker = await stack.spawn('worker', { QUEUE_NAME: 'api-test' });
+    // ... and the worker picks it up once it runs
+    await waitFor(async () => (await http('GET', `${api.url}/v1/predictions/${early.body.id}`)).body.status === 'done', 10000, 'early task done');
     const model = await http('GET', `${api.url}/v1/model`);
     expect(model.status).toBe(200);
     expect(model.body.features.map((f: { name: string }) => f.name)).toEqual(Object.keys(SAMPLE));
@@ -168,8 +175,18 @@ describe('API against real RabbitMQ and Redis', () => {
     const ready = await http('GET', `${api.url}/readyz`);
     expect(ready.status).toBe(503);
     expect(ready.body.checks.backend).toBe(false);
+    // a task that reaches a worker while Redis is down is held unacked until its result is stored
+    const id = '22222222-3333-4444-8555-666666666666';
+    const conn = await stack.amqp();
+    const ch = await conn.createConfirmChannel();
+    ch.sendToQueue('api-test', Buffer.from(JSON.stringify({ id, kind: 'single', features: Object.keys(SAMPLE), rows: [Object.values(SAMPLE)], enqueuedAt: Date.now() })), { persistent: true, messageId: id });
+    await ch.waitForConfirms();
+    await sleep(1500);
+    expect((await ch.checkQueue('api-test')).messageCount).toBe(0); // delivered (unacked), not lost
+    await conn.close();
     await stack.redis.start();
     await waitFor(async () => (await http('POST', `${api.url}/v1/predictions?wait=3000`, { features: SAMPLE })).status === 200, 20000, 'API recovers after Redis restart');
+    await waitFor(async () => (await http('GET', `${api.url}/v1/predictions/${id}`)).body.status === 'done', 15000, 'held task stored after Redis is back');
   });
 
   test('stored result keys use the documented prefix', async () => {

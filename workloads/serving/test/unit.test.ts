@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config';
 import { parseModelCard } from '../src/model/card';
 import { RequestInvalid, allowedRange, validatePredictionRequest } from '../src/validation';
-import { alignRows } from '../src/worker/worker';
+import { TimeLimitExceeded, alignRows, withTimeLimit } from '../src/worker/worker';
 import { MAIN, SAMPLE } from './helpers/stack';
 
 const card = parseModelCard(require('./fixtures/models/v1/model.json'));
@@ -88,5 +88,14 @@ describe('model card', () => {
     const row = names.map((_n, i) => i);
     expect(alignRows({ id: 'x', kind: 'single', features: rev, rows: [[...row].reverse()], enqueuedAt: 0 }, m)).toEqual([row]);
     expect(() => alignRows({ id: 'x', kind: 'single', features: names.slice(1), rows: [row.slice(1)], enqueuedAt: 0 }, m)).toThrow(/missing from the task: age/);
+  });
+});
+
+describe('task time limit', () => {
+  test('a run that does not finish in time is rejected with TimeLimitExceeded', async () => {
+    const t0 = Date.now();
+    await expect(withTimeLimit(new Promise(() => undefined), 50)).rejects.toBeInstanceOf(TimeLimitExceeded);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(45);
+    await expect(withTimeLimit(Promise.resolve(7), 50)).resolves.toBe(7);
   });
 });

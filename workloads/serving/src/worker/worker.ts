@@ -30,9 +30,10 @@ export interface WorkerHandle {
   stop(): Promise<void>;
 }
 
-class TimeLimitExceeded extends Error {}
+export class TimeLimitExceeded extends Error {}
 
-function withTimeLimit<T>(p: Promise<T>, ms: number): Promise<T> {
+/** Rejects with TimeLimitExceeded if `p` has not settled within `ms` (the run itself cannot be aborted; its result is ignored). */
+export function withTimeLimit<T>(p: Promise<T>, ms: number): Promise<T> {
   let t: NodeJS.Timeout;
   return Promise.race([
     p,
