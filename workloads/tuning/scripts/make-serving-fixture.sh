@@ -21,8 +21,9 @@ fi
 export PYTHONPATH="${tuning}${PYTHONPATH:+:${PYTHONPATH}}"
 export PYTHONHASHSEED=0
 
-# 2026-11-29T00:00:00Z and one day later: versions sort v1 < v2.
-v1_epoch=1795910400
+# 2026-01-01T00:00:00Z and one day later: versions sort v1 < v2, and before any model tuned
+# after that date.
+v1_epoch=1767225600
 v2_epoch=$((v1_epoch + 86400))
 
 SOURCE_DATE_EPOCH="${v1_epoch}" "${python}" -m rayswarm_tuning.export \
