@@ -24,6 +24,17 @@ if [[ -x "${venv}/bin/python" ]] && ! "${venv}/bin/python" -c \
 fi
 if [[ ! -x "${venv}/bin/python" ]]; then
   echo "tuning.sh: creating ${venv}"
+  if ! "${python_bin}" -c 'import ensurepip, venv' 2>/dev/null; then
+    # Debian's python3 ships venv/ensurepip separately.
+    if [[ "$(id -u)" -eq 0 ]] && command -v apt-get >/dev/null; then
+      echo "tuning.sh: installing python3-venv (ensurepip missing)"
+      apt-get install -y -qq python3-venv >/dev/null || {
+        apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null; }
+    else
+      echo "tuning.sh: ${python_bin} has no venv/ensurepip; install python3-venv" >&2
+      exit 1
+    fi
+  fi
   "${python_bin}" -m venv "${venv}"
 fi
 
