@@ -167,7 +167,7 @@ test('model swap during load: zero failed requests, results stamped old then new
   await waitFor(() => results.filter((r) => r.version === v2).length >= 300, 30000, '300 results from v2');
   stack.models.remove('v1'); // old version folders get deleted later: nothing may still read them
   const n = results.length;
-  await waitFor(() => results.length >= n + 200, 30000, '200 more results after deleting v1');
+  await waitFor(() => results.length >= n + 200 && Date.now() - swappedAt > 3000, 30000, '200 more results after deleting v1, 3 s after the swap');
   stop = true;
   await load;
   expect(bad).toEqual([]);

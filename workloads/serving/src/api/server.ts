@@ -131,12 +131,6 @@ export async function startApi(cfg: Config, log: Logger): Promise<ApiHandle> {
       return sendError(reply, 503, 'backend_unavailable', 'result backend unreachable; retry later');
     }
     const id = randomUUID();
-    try {
-      await store.markQueued(id);
-    } catch {
-      metrics.publishFailures.inc({ reason: 'backend_down' });
-      return sendError(reply, 503, 'backend_unavailable', 'result backend unreachable; retry later');
-    }
     let waiter: Promise<TaskRecord | undefined> | undefined;
     let timer: NodeJS.Timeout | undefined;
     if (waitMs > 0) {
@@ -146,16 +140,25 @@ export async function startApi(cfg: Config, log: Logger): Promise<ApiHandle> {
       });
     }
     const task: TaskMessage = { id, kind, features: model.card.features.map((f) => f.name), rows, enqueuedAt: Date.now(), notify: waiter ? notifyChannel : undefined };
-    try {
-      await channel.sendToQueue(topo.queue, Buffer.from(JSON.stringify(task)), {
+    // The `queued` record (SET NX) and the publish run concurrently: NX never overwrites a final
+    // record, so a worker that is faster than the SET cannot be undone by it.
+    const [queued, published] = await Promise.allSettled([
+      store.markQueued(id),
+      channel.sendToQueue(topo.queue, Buffer.from(JSON.stringify(task)), {
         persistent: true, messageId: id, contentType: 'application/json', timeout: cfg.publishTimeoutMs,
-      });
-    } catch (e) {
+      }),
+    ]);
+    if (published.status === 'rejected' || queued.status === 'rejected') {
       if (timer) clearTimeout(timer);
       waiters.delete(id);
-      metrics.publishFailures.inc({ reason: 'publish' });
-      req.log.warn({ err: (e as Error).message, id }, 'publish failed');
-      return sendError(reply, 503, 'broker_unavailable', 'could not hand the task to the broker; retry later');
+      if (published.status === 'rejected') {
+        metrics.publishFailures.inc({ reason: 'publish' });
+        req.log.warn({ err: (published.reason as Error).message, id }, 'publish failed');
+        return sendError(reply, 503, 'broker_unavailable', 'could not hand the task to the broker; retry later');
+      }
+      // published but the backend write failed: the client cannot follow the task, so say 503
+      metrics.publishFailures.inc({ reason: 'backend_down' });
+      return sendError(reply, 503, 'backend_unavailable', 'result backend unreachable; retry later');
     }
     metrics.tasks.inc({ outcome: 'accepted' });
     if (waiter) {
