@@ -73,11 +73,14 @@ wait_until() {
 # has_systemd: true when systemd is PID 1 (sd_booted()).
 has_systemd() { [[ -d /run/systemd/system ]]; }
 
-# wait_cloud_init: on cloud VMs, apt must not race cloud-init's own package runs.
+# wait_cloud_init: on cloud VMs, apt must not race cloud-init's own package runs. Waits
+# (bounded, 10 min) only while cloud-init reports itself running: an installed but
+# disabled or never-run cloud-init (containers, some on-prem machines) is skipped.
 wait_cloud_init() {
-  if command -v cloud-init >/dev/null 2>&1; then
+  command -v cloud-init >/dev/null 2>&1 || return 0
+  if timeout 30 cloud-init status 2>/dev/null | grep -q 'status: running'; then
     log "waiting for cloud-init to finish"
-    timeout 900 cloud-init status --wait >/dev/null 2>&1 || log "cloud-init status --wait did not report success; continuing"
+    timeout 600 cloud-init status --wait >/dev/null 2>&1 || log "cloud-init status --wait did not report success; continuing"
   fi
 }
 
