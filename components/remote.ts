@@ -109,7 +109,7 @@ export function bundleInstaller(files: readonly BundleFile[], hash: string): str
   lines.push("fi");
   lines.push(`ln -sfn "bundles/${hash}" ${REMOTE_ROOT}/current.tmp && mv -T ${REMOTE_ROOT}/current.tmp ${REMOTE_CURRENT}`);
   // Keep the three newest bundles.
-  lines.push(`ls -1dt ${REMOTE_ROOT}/bundles/*/ 2>/dev/null | tail -n +4 | grep -v "/${hash}/$" | xargs -r rm -rf`);
+  lines.push(`{ ls -1dt ${REMOTE_ROOT}/bundles/*/ 2>/dev/null | tail -n +4 | grep -v "/${hash}/$" || true; } | xargs -r rm -rf`);
   lines.push(`echo "bundle ${hash} installed on $(hostname)" >&2`);
   return lines.join("\n") + "\n";
 }

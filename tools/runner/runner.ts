@@ -218,6 +218,18 @@ export class Runner {
     return value;
   }
 
+  /** The first failure: the SDK would only log it and wait forever for the failed resource's outputs. */
+  private onFailure: (e: Error) => void = () => undefined;
+  private readonly failure = new Promise<never>((_, reject) => {
+    this.onFailure = reject;
+  });
+
+  private fail(e: Error): never {
+    this.log(`  FAILED ${e.message}`);
+    this.onFailure(e);
+    throw e;
+  }
+
   private async remote(
     name: string,
     conn: Connection,
@@ -228,7 +240,7 @@ export class Runner {
     const r = await exec("ssh", [...this.ssh.args(conn), target, script], stdin, 60 * 60 * 1000);
     if (r.code !== 0) {
       const tail = r.stderr.trim().split("\n").slice(-25).join("\n");
-      throw new Error(`${name} failed on ${conn.host} (exit ${r.code}):\n${tail}`);
+      this.fail(new Error(`${name} failed on ${conn.host} (exit ${r.code}):\n${tail}`));
     }
     return r;
   }
@@ -272,7 +284,7 @@ export class Runner {
             undefined,
             60 * 60 * 1000,
           );
-          if (r.code !== 0) throw new Error(`${args.name}: scp failed: ${r.stderr}`);
+          if (r.code !== 0) this.fail(new Error(`${args.name}: scp failed: ${r.stderr}`));
           done();
           return {};
         }
@@ -281,7 +293,7 @@ export class Runner {
           done();
           return this.generated(args.type, args.name, inputs);
         default:
-          throw new Error(`the engine-less runner does not implement ${args.type} (${args.name}); use \`pulumi up\` with the real engine`);
+          return this.fail(new Error(`the engine-less runner does not implement ${args.type} (${args.name}); use \`pulumi up\` with the real engine`));
       }
     });
     return { outputs, steps, seconds: (Date.now() - started) / 1000 };
@@ -364,8 +376,9 @@ export class Runner {
     const secretKeys = Object.keys(this.opts.config).filter((k) => /PrivateKey$/.test(k));
     pulumi.runtime.setAllConfig(this.opts.config, secretKeys);
     process.env.PULUMI_CONFIG_SECRET_KEYS = JSON.stringify(secretKeys);
+    this.failure.catch(() => undefined); // raced below
     let outputs: Record<string, unknown> = {};
-    await pulumi.runtime.runInPulumiStack(async () => {
+    const running = pulumi.runtime.runInPulumiStack(async () => {
       if (record) {
         pulumi.runtime.registerStackTransformation((args) => {
           const deps = new Set<pulumi.Resource>();
@@ -374,6 +387,7 @@ export class Runner {
           record.push({ type: args.type, name: args.name, resource: args.resource, deps, props: args.props });
           return undefined;
         });
+    await Promise.race([running, this.failure]);
       }
       outputs = (this.opts.program() ?? {}) as Record<string, unknown>;
       return outputs as pulumi.Inputs;
@@ -381,9 +395,10 @@ export class Runner {
     const resolved: Record<string, unknown> = {};
     const exported: Record<string, pulumi.Input<unknown>> = outputs as Record<string, pulumi.Input<unknown>>;
     for (const k of Object.keys(exported)) {
-      resolved[k] = await new Promise<unknown>((res) =>
+      const value = new Promise<unknown>((res) =>
         (pulumi.output(exported[k]) as unknown as pulumi.Output<unknown>).apply((x) => res(x)),
       );
+      resolved[k] = await Promise.race([value, this.failure]);
     }
     // Implicit dependencies: the resources behind every input Output.
     for (const r of record ?? []) {
