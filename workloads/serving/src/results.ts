@@ -12,6 +12,8 @@ export interface TaskRecord {
   readonly modelVersion?: string | null;
   readonly error?: string | null;
   readonly attempts?: number;
+  /** `<hostname>:<pid>` of the worker that stored the record (kept in Redis, not shown by the API). */
+  readonly worker?: string;
   readonly createdAt?: string;
   readonly finishedAt?: string;
 }

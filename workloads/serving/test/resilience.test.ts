@@ -70,6 +70,11 @@ test('worker SIGKILLed during a load of 1,500 tasks: every accepted task ends do
   expect(new Set(recs.map((r) => r.id)).size).toBe(1500);
   // the Lua store counts first stores only: exactly one `done` per accepted task
   expect((await doneCounter()) - before).toBe(1500);
+  // the killed worker really worked on this load before it died, and others finished it
+  const byWorker = new Map<string, number>();
+  for (const x of recs) byWorker.set(x.worker.split(':').pop(), (byWorker.get(x.worker.split(':').pop()) ?? 0) + 1);
+  expect(byWorker.get(String(w1.child.pid))).toBeGreaterThan(0);
+  expect(1500 - (byWorker.get(String(w1.child.pid)) ?? 0)).toBeGreaterThan(0);
   const redelivered = recs.filter((r) => r.attempts > 1).length;
   console.log(`kill test: ${redelivered} tasks were redelivered after the SIGKILL`);
 }, 240000);

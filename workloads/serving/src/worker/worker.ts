@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { hostname } from 'node:os';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Logger } from 'pino';
 import { assertTopology, connectBroker, topology } from '../broker';
@@ -54,6 +55,7 @@ export function alignRows(task: TaskMessage, model: LoadedModel): readonly (read
 }
 
 export async function startWorker(cfg: Config, log: Logger): Promise<WorkerHandle> {
+  const workerId = `${hostname()}:${process.pid}`;
   const metrics = createMetrics('worker');
   const topo = topology(cfg);
   const follower = new ModelFollower({ modelDir: cfg.modelDir, pollMs: cfg.modelPollMs, withSession: true, log: log.child({ component: 'model' }), intraOpThreads: Number(process.env.ORT_INTRA_OP_THREADS || 1) });
@@ -117,7 +119,7 @@ export async function startWorker(cfg: Config, log: Logger): Promise<WorkerHandl
     if (!permanent && attempt < cfg.maxAttempts) return { d, attempt, retry: reason };
     return {
       d, attempt, deadLetter: true, notify: task?.notify,
-      record: { id, status: 'failed', result: null, modelVersion: model?.version ?? null, error: `${reason.replace(/\s+/g, ' ').trim()} (after ${attempt} attempt${attempt > 1 ? 's' : ''})`, attempts: attempt, finishedAt: new Date().toISOString() },
+      record: { id, status: 'failed', result: null, modelVersion: model?.version ?? null, error: `${reason.replace(/\s+/g, ' ').trim()} (after ${attempt} attempt${attempt > 1 ? 's' : ''})`, attempts: attempt, worker: workerId, finishedAt: new Date().toISOString() },
     };
   }
 
@@ -151,7 +153,7 @@ export async function startWorker(cfg: Config, log: Logger): Promise<WorkerHandl
     const finishedAt = () => new Date().toISOString();
     const done = (x: (typeof ok)[number], values: number[]): Outcome => ({
       d: x.d, attempt: attemptOf(x.d), notify: x.task.notify,
-      record: { id: x.task.id, status: 'done', result: x.task.kind === 'single' ? values[0] : values, modelVersion: model.version, error: null, attempts: attemptOf(x.d), finishedAt: finishedAt() },
+      record: { id: x.task.id, status: 'done', result: x.task.kind === 'single' ? values[0] : values, modelVersion: model.version, error: null, attempts: attemptOf(x.d), worker: workerId, finishedAt: finishedAt() },
     });
     if (ok.length) {
       let all: number[] | undefined;
