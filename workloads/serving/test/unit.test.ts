@@ -1,6 +1,6 @@
 /** Fast tests of pure logic: config validation, request validation, model card parsing, row alignment. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config';
@@ -13,6 +13,7 @@ const card = parseModelCard(require('./fixtures/models/v1/model.json'));
 const dir = mkdtempSync(join(tmpdir(), 'rs-unit-'));
 const pw = join(dir, 'pw');
 writeFileSync(pw, 's3cret\n');
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const base = { AMQP_HOST: 'rabbit', AMQP_PASSWORD_FILE: pw, REDIS_HOST: 'redis', MODEL_DIR: '/srv/models' };
 
 describe('config', () => {
