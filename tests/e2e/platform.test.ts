@@ -209,13 +209,14 @@ describe("the whole platform on five node containers", () => {
     try {
       const page = await browser.newPage();
       await page.goto(`${api()}/`);
-      const inputs = page.locator("form input[type=number], form input:not([type])");
-      const count = await inputs.count();
-      expect(count).toBeGreaterThan(3);
-      for (let i = 0; i < count; i++) await inputs.nth(i).fill("0.01");
+      const mid = await features();
+      for (const [name, value] of Object.entries(mid)) await page.locator(`form input[name="${name}"]`).fill(String(value));
+      expect(Object.keys(mid).length).toBeGreaterThan(3);
       await page.locator("form [type=submit]").first().click();
-      await page.waitForFunction(`document.body.innerText.includes(${JSON.stringify(initialVersion)})`, undefined, { timeout: 20000 });
-      expect(await page.locator("body").innerText()).toContain(initialVersion);
+      // The prediction (not the page header) carries the version: #model-version appears only in the result.
+      await page.locator("#result #model-version").waitFor({ timeout: 20000 });
+      expect(await page.locator("#result #model-version").innerText()).toBe(initialVersion);
+      expect(await page.locator("#result #prediction").innerText()).toMatch(/^-?\d+(\.\d+)?$/);
     } finally {
       await browser.close();
     }

@@ -218,6 +218,7 @@ export class Runner {
     return value;
   }
 
+  private readonly inflight = new Set<Promise<unknown>>();
   /** The first failure: the SDK would only log it and wait forever for the failed resource's outputs. */
   private onFailure: (e: Error) => void = () => undefined;
   private readonly failure = new Promise<never>((_, reject) => {
@@ -274,9 +275,11 @@ export class Runner {
           return { stdout: r.stdout, stderr: r.stderr };
         }
         case "command:remote:CopyToRemote": {
-          const source = inputs.source as { path?: string };
+          // A FileAsset (its path may be a promise) or its serialized form.
+          const sourcePath = await Promise.resolve((args.inputs.source as { path?: string | Promise<string> } | undefined)?.path);
+          const source = { path: sourcePath };
           const conn = inputs.connection as Connection;
-          if (!source?.path) throw new Error(`${args.name}: only file assets are supported`);
+          if (typeof source.path !== "string") return this.fail(new Error(`${args.name}: only file assets are supported`));
           this.log(`  ... ${args.name} (${(fs.statSync(source.path).size / 1e6).toFixed(0)} MB)`);
           const r = await exec(
             "scp",
@@ -357,7 +360,9 @@ export class Runner {
         newResource: async (args) => {
           if (args.custom === false || args.type === "pulumi:pulumi:Stack" || args.type.startsWith("rayswarm:"))
             return { id: "", state: {} };
-          const state = await create(args);
+          const pending = create(args);
+          this.inflight.add(pending);
+          const state = await pending.finally(() => this.inflight.delete(pending));
           const rec = record?.find((r) => r.type === args.type && r.name === args.name);
           if (rec) rec.inputs = plain(args.inputs) as Record<string, unknown>;
           return {
@@ -387,11 +392,11 @@ export class Runner {
           record.push({ type: args.type, name: args.name, resource: args.resource, deps, props: args.props });
           return undefined;
         });
-    await Promise.race([running, this.failure]);
       }
       outputs = (this.opts.program() ?? {}) as Record<string, unknown>;
       return outputs as pulumi.Inputs;
     });
+    await Promise.race([running, this.failure]);
     const resolved: Record<string, unknown> = {};
     const exported: Record<string, pulumi.Input<unknown>> = outputs as Record<string, pulumi.Input<unknown>>;
     for (const k of Object.keys(exported)) {
@@ -399,6 +404,17 @@ export class Runner {
         (pulumi.output(exported[k]) as unknown as pulumi.Output<unknown>).apply((x) => res(x)),
       );
       resolved[k] = await Promise.race([value, this.failure]);
+    }
+    // Every resource, not only those behind the outputs: wait until nothing is in flight and
+    // nothing new registers.
+    for (let quiet = 0; quiet < 3; ) {
+      if (this.inflight.size > 0) {
+        quiet = 0;
+        await Promise.race([Promise.all([...this.inflight]), this.failure]);
+      } else {
+        quiet++;
+        await new Promise((r) => setTimeout(r, 200));
+      }
     }
     // Implicit dependencies: the resources behind every input Output.
     for (const r of record ?? []) {
