@@ -23,7 +23,8 @@ install -d -m 0755 "$dir"
 file="$dir/$stack.yml"
 services_missing() {
   local want have
-  want=$(grep -cE '^  [a-z0-9_-]+:$' "$file" || true)
+  # the keys directly under the top-level `services:` block
+  want=$(awk '/^[^ #]/ { in_services = ($0 ~ /^services:/) } in_services && /^  [A-Za-z0-9_-]+:/ { n++ } END { print n + 0 }' "$file")
   have=$(docker stack services "$stack" --format '{{.Name}}' 2>/dev/null | wc -l)
   ((have < want))
 }
