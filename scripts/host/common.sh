@@ -224,7 +224,10 @@ Environment=RAYSWARM_VENV_STAMP=${venv_stamp:-none}
 ExecStart=$exec_line
 Restart=always
 RestartSec=5
-KillMode=control-group
+# mixed: SIGTERM only to \`ray start --block\`, which drains this node through the GCS
+# and stops its processes; leftovers get SIGKILL. (control-group SIGTERMed the GCS at
+# the same time, and the drain then hung for its 30 s timeout.)
+KillMode=mixed
 TimeoutStopSec=60
 LimitNOFILE=65536
 
