@@ -121,12 +121,13 @@ function exec(
 
 /** ssh arguments for a connection (key files written 0600 into a private temp folder). */
 class Ssh {
-  private readonly dir = fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-runner-"));
+  private dir?: string;
   private readonly keys = new Map<string, string>();
 
   private keyFile(key: string): string {
     const hit = this.keys.get(key);
     if (hit) return hit;
+    this.dir ??= fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-runner-"));
     const file = path.join(this.dir, `key-${this.keys.size}`);
     fs.writeFileSync(file, key.endsWith("\n") ? key : `${key}\n`, { mode: 0o600 });
     this.keys.set(key, file);
@@ -163,7 +164,9 @@ class Ssh {
   }
 
   cleanup(): void {
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+    this.keys.clear();
   }
 }
 
@@ -248,6 +251,14 @@ export class Runner {
 
   /** Runs the program; every resource is created for real as it registers. */
   async up(): Promise<RunResult> {
+    try {
+      return await this.upInner();
+    } finally {
+      this.ssh.cleanup();
+    }
+  }
+
+  private async upInner(): Promise<RunResult> {
     const started = Date.now();
     const steps: StepResult[] = [];
     const outputs = await this.runProgram(async (args) => {
@@ -304,6 +315,14 @@ export class Runner {
 
   /** Rebuilds the graph (nothing runs), then runs every `delete` in reverse dependency order. */
   async destroy(): Promise<RunResult> {
+    try {
+      return await this.destroyInner();
+    } finally {
+      this.ssh.cleanup();
+    }
+  }
+
+  private async destroyInner(): Promise<RunResult> {
     const started = Date.now();
     const recorded: Recorded[] = [];
     await this.runProgram(async (args) => {
@@ -423,7 +442,6 @@ export class Runner {
         for (const x of all ?? []) if (x !== r.resource) r.deps.add(x);
       }
     }
-    this.ssh.cleanup();
     return resolved;
   }
 }
