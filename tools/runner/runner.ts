@@ -307,7 +307,9 @@ export class Runner {
           done();
           return this.generated(args.type, args.name, inputs);
         default:
-          return this.fail(new Error(`the engine-less runner does not implement ${args.type} (${args.name}); use \`pulumi up\` with the real engine`));
+          return this.fail(
+            new Error(`the engine-less runner does not implement ${args.type} (${args.name}); use \`pulumi up\` with the real engine`),
+          );
       }
     });
     return { outputs, steps, seconds: (Date.now() - started) / 1000 };
@@ -419,14 +421,12 @@ export class Runner {
     const resolved: Record<string, unknown> = {};
     const exported: Record<string, pulumi.Input<unknown>> = outputs as Record<string, pulumi.Input<unknown>>;
     for (const k of Object.keys(exported)) {
-      const value = new Promise<unknown>((res) =>
-        (pulumi.output(exported[k]) as unknown as pulumi.Output<unknown>).apply((x) => res(x)),
-      );
+      const value = new Promise<unknown>((res) => (pulumi.output(exported[k]) as unknown as pulumi.Output<unknown>).apply((x) => res(x)));
       resolved[k] = await Promise.race([value, this.failure]);
     }
     // Every resource, not only those behind the outputs: wait until nothing is in flight and
     // nothing new registers.
-    for (let quiet = 0; quiet < 3; ) {
+    for (let quiet = 0; quiet < 3;) {
       if (this.inflight.size > 0) {
         quiet = 0;
         await Promise.race([Promise.all([...this.inflight]), this.failure]);
