@@ -328,7 +328,8 @@ do_cli() {
 do_language_nodejs() {
   local out="$BIN_CACHE/pulumi-language-nodejs" ver
   ver=$(modver language-nodejs "v$PULUMI_VERSION")
-  if ! cached "$out" "sdk/nodejs/cmd/pulumi-language-nodejs/v3@$ver" && ! cached "$out" "release v$PULUMI_VERSION"; then
+  if ! cached "$out" "sdk/nodejs/cmd/pulumi-language-nodejs/v3@$ver" && ! cached "$out" "release v$PULUMI_VERSION" &&
+    ! cached "$out" "sdk/v3@$LANGHOST_SDK_VERSION/nodejs/cmd/pulumi-language-nodejs"; then
     if download_reachable; then
       download_cli || { log "FAILED to download $release_url"; return 1; }
       how=downloaded
@@ -336,16 +337,46 @@ do_language_nodejs() {
       # The module has no tags of its own: build it by the pseudo-version of the
       # v$PULUMI_VERSION release commit (RAYSWARM_MODVER_LANGUAGE_NODEJS).
       log "language-nodejs: building github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3@$ver"
-      build_go language-nodejs github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 "$ver" \
-        github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 "$out" "$version_ldflag" || {
+      if build_go language-nodejs github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 "$ver" \
+        github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3 "$out" "$version_ldflag"; then
+        how=built
+        echo "sdk/nodejs/cmd/pulumi-language-nodejs/v3@$ver" >"$out.stamp"
+      else
         log "  language-nodejs: set RAYSWARM_MODVER_LANGUAGE_NODEJS to the pseudo-version of the v$PULUMI_VERSION commit if the proxy serves it"
-        return 1
-      }
-      how=built
+        build_language_nodejs_from_sdk "$out" || return 1
+        how="built (from sdk/v3@$LANGHOST_SDK_VERSION)"
+      fi
     fi
-    echo "sdk/nodejs/cmd/pulumi-language-nodejs/v3@$ver" >"$out.stamp"
   fi
   install_bin "$out"
+}
+
+# Fallback: until sdk v3.68.0 the Node.js language host was a package of the sdk/v3 module
+# itself (github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs), which the proxy
+# serves. Its gRPC contract is the one the engine still speaks, and it runs the program with
+# the project's own @pulumi/pulumi (3.248.0) — tests/engine/program.test.ts runs this project
+# under it. Built in its own wrapper module (sdk/v3 pinned to that version, nothing else).
+LANGHOST_SDK_VERSION=${RAYSWARM_LANGHOST_SDK_VERSION:-v3.68.0}
+build_language_nodejs_from_sdk() {
+  local out=$1 work="$SRC_DIR/language-nodejs-sdk-$LANGHOST_SDK_VERSION" pkg=github.com/pulumi/pulumi/sdk/v3/nodejs/cmd/pulumi-language-nodejs
+  if cached "$out" "sdk/v3@$LANGHOST_SDK_VERSION/nodejs/cmd/pulumi-language-nodejs"; then return 0; fi
+  log "language-nodejs: building $pkg from github.com/pulumi/pulumi/sdk/v3@$LANGHOST_SDK_VERSION (the last release that ships it inside the sdk module)"
+  rm -rf "$work"
+  mkdir -p "$work"
+  go_env
+  if ! (
+    cd "$work"
+    printf 'module rayswarm.local/build/language-nodejs-sdk\n\ngo 1.21\n' >go.mod
+    printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >tools.go
+    go mod edit -require="github.com/pulumi/pulumi/sdk/v3@$LANGHOST_SDK_VERSION"
+    go mod tidy
+    go build -trimpath -ldflags "-s -w" -o "$out.tmp" "$pkg"
+  ) >"$work/build.log" 2>&1; then
+    report_build_failure language-nodejs "go build $pkg (sdk/v3@$LANGHOST_SDK_VERSION, in $work)" "$work/build.log"
+    return 1
+  fi
+  mv -f "$out.tmp" "$out"
+  echo "sdk/v3@$LANGHOST_SDK_VERSION/nodejs/cmd/pulumi-language-nodejs" >"$out.stamp"
 }
 
 # The YAML language host (pulumi-yaml): not needed by this program, but it lets the

@@ -180,7 +180,7 @@ describe("the whole platform on five node containers", () => {
       expect(await sh(n, `readlink ${MODEL_ROOT}/current`)).toBe(`versions/${initialVersion}`);
     }
     // it went through the git hooks: the bare repo on production has the commit
-    const log = await sh(nodes["swarm-worker"], "git -C /home/git/models.git log --format=%s -1");
+    const log = await sh(nodes["swarm-worker"], "git -c safe.directory='*' -C /home/git/models.git log --format=%s -1");
     expect(log).toContain(initialVersion);
   });
 
@@ -231,6 +231,7 @@ describe("the whole platform on five node containers", () => {
     let ok = 0;
     const failures: string[] = [];
     const versions: string[] = [];
+    const timeline: { at: number; version: string }[] = [];
     const load = Promise.all(
       Array.from({ length: 4 }, async () => {
         while (!stop) {
@@ -239,6 +240,7 @@ describe("the whole platform on five node containers", () => {
             if (r.status === 200 && r.json.status === "done") {
               ok++;
               const v = String(r.json.modelVersion);
+              timeline.push({ at: Date.now(), version: v });
               if (versions[versions.length - 1] !== v) versions.push(v);
             } else failures.push(`${r.status} ${JSON.stringify(r.json)}`);
           } catch (e) {
@@ -248,8 +250,10 @@ describe("the whole platform on five node containers", () => {
       }),
     );
     await new Promise((r) => setTimeout(r, 5000)); // steady load before
+    let promotedAt = 0;
     const promote = await timed("promotion (commit to live everywhere)", async () => {
       const r = await nodes["ray-head"].exec(["bash", "/opt/rayswarm/current/promotion/promote.sh", REPO_DIR, "/tmp/model-better"]);
+      promotedAt = Date.now(); // every production machine has switched `current`
       await waitFor("responses stamped with the new model", 120, async () => (versions.includes(better) ? true : undefined));
       return r;
     });
@@ -257,7 +261,15 @@ describe("the whole platform on five node containers", () => {
     stop = true;
     await load;
     expect({ code: promote.code, stderr: promote.stderr.slice(-2000) }).toEqual({ code: 0, stderr: expect.any(String) });
-    console.log(`load during promotion: ${ok} predictions, ${failures.length} failed, versions seen in order: ${versions.join(" -> ")}`);
+    const before = timeline.filter((x) => x.at < promotedAt - 30000);
+    const settled = timeline.filter((x) => x.at > promotedAt + 3000); // workers poll `current` every second
+    console.log(
+      `load during promotion: ${ok} predictions, ${failures.length} failed; ${settled.length} after the switch settled, ` +
+        `${timeline.filter((x) => x.version === better).length} stamped with the new model`,
+    );
+    expect(settled.length).toBeGreaterThan(10);
+    expect(new Set(settled.map((x) => x.version))).toEqual(new Set([better]));
+    expect(before.every((x) => x.version === initialVersion)).toBe(true);
     expect(failures).toEqual([]);
     expect(ok).toBeGreaterThan(20);
     expect(versions[0]).toBe(initialVersion);

@@ -234,6 +234,30 @@ export class Runner {
     throw e;
   }
 
+  /** At most this many SSH sessions at once (sshd's MaxStartups drops bursts), retried on connection errors. */
+  private slots = 6;
+  private readonly waiting: (() => void)[] = [];
+  private async session<T extends { code: number; stderr: string }>(what: string, run: () => Promise<T>): Promise<T> {
+    while (this.slots === 0) await new Promise<void>((r) => this.waiting.push(r));
+    this.slots--;
+    try {
+      for (let attempt = 1; ; attempt++) {
+        const r = await run();
+        const connectionError =
+          r.code === 255 &&
+          /kex_exchange_identification|Connection (reset|closed|refused|timed out)|Connection timed out|No route to host|banner exchange/i.test(
+            r.stderr,
+          );
+        if (!connectionError || attempt >= 6) return r;
+        this.log(`  ... ${what}: SSH connection failed (${r.stderr.trim().split("\n")[0]}), retry ${attempt}/5`);
+        await new Promise((res) => setTimeout(res, 1000 * 2 ** attempt));
+      }
+    } finally {
+      this.slots++;
+      this.waiting.shift()?.();
+    }
+  }
+
   private async remote(
     name: string,
     conn: Connection,
@@ -241,7 +265,7 @@ export class Runner {
     stdin: string | undefined,
   ): Promise<{ stdout: string; stderr: string }> {
     const target = `${conn.user ?? "root"}@${conn.host}`;
-    const r = await exec("ssh", [...this.ssh.args(conn), target, script], stdin, 60 * 60 * 1000);
+    const r = await this.session(name, () => exec("ssh", [...this.ssh.args(conn), target, script], stdin, 60 * 60 * 1000));
     if (r.code !== 0) {
       const tail = r.stderr.trim().split("\n").slice(-25).join("\n");
       this.fail(new Error(`${name} failed on ${conn.host} (exit ${r.code}):\n${tail}`));
@@ -292,14 +316,25 @@ export class Runner {
           const conn = inputs.connection as Connection;
           if (typeof source.path !== "string") return this.fail(new Error(`${args.name}: only file assets are supported`));
           this.log(`  ... ${args.name} (${(fs.statSync(source.path).size / 1e6).toFixed(0)} MB)`);
-          const r = await exec(
-            "scp",
-            ["-q", ...this.ssh.args(conn, true), source.path, `${conn.user ?? "root"}@${conn.host}:${inputs.remotePath}`],
-            undefined,
-            60 * 60 * 1000,
+          // Like the engine, don't copy again what was copied from the same file unchanged.
+          const stat = fs.statSync(source.path);
+          const fingerprint = `${source.path}:${stat.size}:${stat.mtimeMs}:${inputs.remotePath}:${conn.host}`;
+          if (this.state.get(`copy::${args.name}`)?.fingerprint === fingerprint) {
+            done({ changed: false });
+            this.log(`  ok  ${args.name} (unchanged, not copied again)`);
+            return {};
+          }
+          const r = await this.session(args.name, () =>
+            exec(
+              "scp",
+              ["-q", ...this.ssh.args(conn, true), source.path, `${conn.user ?? "root"}@${conn.host}:${inputs.remotePath}`],
+              undefined,
+              60 * 60 * 1000,
+            ),
           );
           if (r.code !== 0) this.fail(new Error(`${args.name}: scp failed: ${r.stderr}`));
-          done();
+          this.state.set(`copy::${args.name}`, { fingerprint });
+          done({ changed: true });
           return {};
         }
         case "random:index/randomPassword:RandomPassword":
