@@ -327,7 +327,7 @@ export class Runner {
           const r = await this.session(args.name, () =>
             exec(
               "scp",
-              ["-q", ...this.ssh.args(conn, true), source.path, `${conn.user ?? "root"}@${conn.host}:${inputs.remotePath}`],
+              ["-q", ...this.ssh.args(conn, true), String(source.path), `${conn.user ?? "root"}@${conn.host}:${String(inputs.remotePath)}`],
               undefined,
               60 * 60 * 1000,
             ),
