@@ -17,14 +17,15 @@ type Counts = Record<string, number>;
 
 /** Resources the OpenStack environment plans, per type (providers and the Stack left out). */
 const EXPECTED: Record<"dev" | "prod", Counts> = {
-  // 5 machines: bastion, Ray head + 1 worker, 1 Swarm manager + 1 worker.
+  // dev: 5 machines (bastion, Ray head + 1 worker, 1 Swarm manager + 1 worker). The same table
+  // as the mock run (tests/unit) produces; update both together (RAYSWARM_PREVIEW_PRINT=1).
   dev: {
-    "command:remote:Command": 5,
+    "command:remote:Command": 40,
     "openstack:compute/instance:Instance": 5,
     "openstack:compute/keypair:Keypair": 1,
     "openstack:compute/serverGroup:ServerGroup": 3,
-    "openstack:networking/floatingIp:FloatingIp": 1,
-    "openstack:networking/floatingIpAssociate:FloatingIpAssociate": 1,
+    "openstack:networking/floatingIp:FloatingIp": 2,
+    "openstack:networking/floatingIpAssociate:FloatingIpAssociate": 2,
     "openstack:networking/network:Network": 1,
     "openstack:networking/port:Port": 5,
     "openstack:networking/router:Router": 1,
@@ -32,20 +33,25 @@ const EXPECTED: Record<"dev" | "prod", Counts> = {
     "openstack:networking/secGroup:SecGroup": 5,
     "openstack:networking/secGroupRule:SecGroupRule": 18,
     "openstack:networking/subnet:Subnet": 1,
+    "random:index/randomPassword:RandomPassword": 2,
     "rayswarm:openstack:ClusterNetwork": 1,
     "rayswarm:openstack:Machine": 5,
     "rayswarm:openstack:SecurityGroups": 1,
     "rayswarm:platform:Platform": 1,
-    "tls:index/privateKey:PrivateKey": 1,
+    "rayswarm:promotion:ModelPromotion": 1,
+    "rayswarm:ray:RayCluster": 1,
+    "rayswarm:serving:ServingStack": 1,
+    "rayswarm:swarm:SwarmCluster": 1,
+    "tls:index/privateKey:PrivateKey": 2,
   },
-  // 11 machines: bastion, Ray head + 3 workers, 3 Swarm managers + 3 workers.
+  // prod: 11 machines (3 managers, 3 Swarm workers, 3 Ray workers).
   prod: {
-    "command:remote:Command": 11,
+    "command:remote:Command": 86,
     "openstack:compute/instance:Instance": 11,
     "openstack:compute/keypair:Keypair": 1,
     "openstack:compute/serverGroup:ServerGroup": 3,
-    "openstack:networking/floatingIp:FloatingIp": 1,
-    "openstack:networking/floatingIpAssociate:FloatingIpAssociate": 1,
+    "openstack:networking/floatingIp:FloatingIp": 4,
+    "openstack:networking/floatingIpAssociate:FloatingIpAssociate": 4,
     "openstack:networking/network:Network": 1,
     "openstack:networking/port:Port": 11,
     "openstack:networking/router:Router": 1,
@@ -53,11 +59,16 @@ const EXPECTED: Record<"dev" | "prod", Counts> = {
     "openstack:networking/secGroup:SecGroup": 5,
     "openstack:networking/secGroupRule:SecGroupRule": 18,
     "openstack:networking/subnet:Subnet": 1,
+    "random:index/randomPassword:RandomPassword": 2,
     "rayswarm:openstack:ClusterNetwork": 1,
     "rayswarm:openstack:Machine": 11,
     "rayswarm:openstack:SecurityGroups": 1,
     "rayswarm:platform:Platform": 1,
-    "tls:index/privateKey:PrivateKey": 1,
+    "rayswarm:promotion:ModelPromotion": 1,
+    "rayswarm:ray:RayCluster": 1,
+    "rayswarm:serving:ServingStack": 1,
+    "rayswarm:swarm:SwarmCluster": 1,
+    "tls:index/privateKey:PrivateKey": 2,
   },
 };
 
