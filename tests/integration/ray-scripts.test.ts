@@ -14,7 +14,7 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { CACHE, Fleet, Node, REPO, Timings, ensureImages } from "./support/nodes";
+import { CACHE, Fleet, Node, REPO, Timings, ensureImages, run } from "./support/nodes";
 
 const REQUIREMENTS = process.env.RAYSWARM_RAY_REQUIREMENTS ?? path.join(REPO, "workloads", "tuning", "requirements.txt");
 const requirements = fs.existsSync(REQUIREMENTS) ? fs.readFileSync(REQUIREMENTS, "utf8") : "";
@@ -26,6 +26,7 @@ const WHEELHOUSE = `/root/.cache/pip/${WHEELHOUSE_NAME}`; // same folder, inside
 const OFFLINE = { PIP_NO_INDEX: "1", PIP_FIND_LINKS: WHEELHOUSE };
 
 const fleet = new Fleet("ray");
+const plain = new Fleet("ray-nosystemd");
 const timings = new Timings();
 let head: Node;
 let worker: Node;
@@ -40,6 +41,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   fleet.cleanup();
+  plain.cleanup();
   process.stdout.write(timings.report(`ray-scripts timings (ray ${RAY_VERSION})`));
 });
 
@@ -136,4 +138,28 @@ test("ray-stop removes the unit (scale-in), idempotently", async () => {
   expect((await timings.time("ray-stop (head)", () => head.script("ray-stop"))).changed).toBe(true);
   expect((await head.script("ray-stop")).changed).toBe(false);
   expect((await head.exec(["pgrep", "-f", "gcs_server"])).code).not.toBe(0);
+});
+
+test("without systemd (plain container) ray-head falls back to a detached process", async () => {
+  const [node] = await plain.start(["plain"], { noSystemd: true });
+  // Same image and Python: the head's venv (installed above) is copied instead of reinstalled.
+  await timings.time("copy the venv into a plain container", async () => {
+    const r = await run("bash", [
+      "-o",
+      "pipefail",
+      "-c",
+      `docker exec ${head.name} tar -C / -cf - opt/rayswarm/venv | docker exec -i ${node.name} tar -C / -xf -`,
+    ]);
+    if (r.code !== 0) throw new Error(`copying the venv: ${r.stderr}`);
+  });
+  const addr = `${node.ip}:6379`;
+  const first = await timings.time("ray-head without systemd", () => node.script("ray-head", [node.ip, "6379", "8265"]));
+  expect(first.changed).toBe(true);
+  expect(first.stderr).toMatch(/no systemd: \(re\)starting Ray head detached/);
+  expect((await node.script("ray-head", [node.ip, "6379", "8265"])).changed).toBe(false);
+  expect((await node.script("ray-wait", [addr, "1", "60"])).output).toEqual(["nodes=1"]);
+  expect((await node.script("ray-stop")).changed).toBe(true);
+  expect((await node.script("ray-stop")).changed).toBe(false);
+  expect((await node.exec(["pgrep", "-f", "/(gcs_server|raylet)( |$)"])).code).not.toBe(0);
+  plain.cleanup();
 });

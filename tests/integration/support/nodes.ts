@@ -234,7 +234,8 @@ export class Fleet {
           "run",
           "-d",
           ...nodeRunArgs(name, this.network, this.label, opts),
-          ...(opts.noSystemd ? ["--entrypoint", "sleep", NODE_IMAGE, "infinity"] : [NODE_IMAGE]),
+          // --init: without systemd, tini reaps the orphans of detached daemons.
+          ...(opts.noSystemd ? ["--init", "--entrypoint", "sleep", NODE_IMAGE, "infinity"] : [NODE_IMAGE]),
         ];
         const r = await run("docker", args);
         if (r.code !== 0) throw new Error(`docker run ${name}: ${r.stderr}`);
