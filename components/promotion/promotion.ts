@@ -111,7 +111,7 @@ export class ModelPromotion extends pulumi.ComponentResource {
         `${name}-promote-initial`,
         {
           connection: args.development.connection,
-          create: scriptCommand("promotion/promote.sh", [repoDir, args.initialModel.dir]),
+          create: scriptCommand("host/promote-once.sh", [repoDir, args.initialModel.dir]),
           triggers: [args.initialModel.version],
           logging: "stderr",
         },
