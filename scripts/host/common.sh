@@ -130,9 +130,15 @@ require_manager() {
   is_manager || die "this host is a swarm worker; run this on a manager"
 }
 
-# node_ids_by_hostname NAME: IDs of swarm nodes with that hostname (manager only).
+# node_ids_by_hostname NAME: IDs of swarm nodes whose hostname - or address, so a
+# caller that only knows a host's private address works too - is NAME (manager only).
 node_ids_by_hostname() {
-  docker node ls --format '{{.ID}} {{.Hostname}}' | awk -v h="$1" '$2 == h { print $1 }'
+  local ids
+  ids="$(docker node ls -q)" || return 1
+  [[ -n "$ids" ]] || return 0
+  # shellcheck disable=SC2086 # one argument per node ID
+  docker node inspect --format '{{.ID}} {{.Description.Hostname}} {{.Status.Addr}}' $ids |
+    awk -v h="$1" '$2 == h || $3 == h { print $1 }'
 }
 
 # --- systemd unit / fallback service helpers -----------------------------------

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Usage: swarm-label.sh <node-hostname> <key=value>...
+#        (<node-hostname> may also be the node's swarm address, e.g. its private IP)
 #
 # On a manager: make sure the swarm node(s) with that hostname carry the given labels
 # (`docker node update --label-add`), only updating when a value differs. Labels not

@@ -219,6 +219,34 @@ test("swarm-leave + swarm-node-rm remove the worker, idempotently", async () => 
   expect(rejoin.stderr).not.toContain(tokens.worker);
   expect(rejoin.code).toBe(0);
   expect((await swarmNodes()).map((n) => n.status)).toEqual(["ready", "ready"]);
+
+  // A replaced host that re-joined before its old node entry was removed: two nodes
+  // share the hostname (old one Down, new one Ready); swarm-node-rm removes only the
+  // stale entry. swarm-label also finds a node by its address.
+  await timings.time("stale + live node with the same name: node-rm keeps the live one", async () => {
+    expect((await worker.script("swarm-leave")).changed).toBe(true);
+    expect((await worker.script("swarm-join", [tokens.managerAddr, worker.ip], `${tokens.worker}\n`)).changed).toBe(true);
+    let named: SwarmNode[] = [];
+    for (let i = 0; i < 60; i++) {
+      named = (await swarmNodes()).filter((n) => n.hostname === worker.name);
+      if (
+        named
+          .map((n) => n.status)
+          .sort()
+          .join() === "down,ready"
+      )
+        break;
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    expect(named.map((n) => n.status).sort()).toEqual(["down", "ready"]);
+    const live = named.find((n) => n.status === "ready")!;
+    expect((await manager.script("swarm-node-rm", [worker.name])).changed).toBe(true);
+    const after = (await swarmNodes()).filter((n) => n.hostname === worker.name);
+    expect(after.map((n) => [n.id, n.status])).toEqual([[live.id, "ready"]]);
+    expect((await manager.script("swarm-label", [worker.ip, "rayswarm.serving=true"])).changed).toBe(true);
+    expect((await swarmNodes()).find((n) => n.id === live.id)!.labels).toEqual({ "rayswarm.serving": "true" });
+  });
+
   expect((await manager.script("swarm-leave")).changed).toBe(true);
   expect((await manager.script("swarm-leave")).changed).toBe(false);
 });
