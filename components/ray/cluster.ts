@@ -102,7 +102,8 @@ export class RayCluster extends pulumi.ComponentResource {
       {
         connection: args.head.connection,
         create: scriptCommandOf("host/ray-head.sh", [args.head.privateAddress, RAY_PORTS.gcs, RAY_PORTS.dashboard]),
-        triggers: [trig("ray-head.sh"), args.head.privateAddress],
+        // A new Ray install (version or requirements) restarts Ray too.
+        triggers: [trig("ray-head.sh"), installTrigger, args.rayVersion, args.head.privateAddress],
         logging: "stderr",
       },
       { parent: this, dependsOn: [installed[args.head.name]] },
@@ -116,7 +117,7 @@ export class RayCluster extends pulumi.ComponentResource {
           {
             connection: w.connection,
             create: scriptCommandOf("host/ray-worker.sh", [gcs, w.privateAddress]),
-            triggers: [trig("ray-worker.sh"), w.privateAddress],
+            triggers: [trig("ray-worker.sh"), installTrigger, args.rayVersion, w.privateAddress],
             logging: "stderr",
           },
           { parent: this, dependsOn: [installed[w.name], head] },

@@ -194,6 +194,12 @@ write_if_changed() {
 # --- Ray helpers -------------------------------------------------------------------
 
 RAY_VENV=/opt/rayswarm/venv
+# Fixed ports, so the cloud's security groups can allow exactly these inside the cluster
+# subnet (components/openstack/security.ts: RAY_PORTS, RAY_WORKER_PORTS). Ray's defaults are random.
+# shellcheck disable=SC2034 # used by ray-head.sh and ray-worker.sh
+RAY_FIXED_PORTS=(--node-manager-port 6380 --object-manager-port 6381 --min-worker-port 10002 --max-worker-port 10999
+  --metrics-export-port 8090 --dashboard-agent-listen-port 52365 --dashboard-agent-grpc-port 52366
+  --runtime-env-agent-port 52367)
 RAY_UNIT=rayswarm-ray
 
 require_ray() {

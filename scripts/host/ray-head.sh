@@ -4,7 +4,7 @@
 # Run the Ray head as the systemd unit rayswarm-ray.service:
 #   /opt/rayswarm/venv/bin/ray start --block --head --node-ip-address <addr>
 #     --port <port> --dashboard-host <addr> --dashboard-port <dashboard-port>
-#     --disable-usage-stats
+#     --disable-usage-stats --ray-client-server-port 10001 <RAY_FIXED_PORTS of common.sh>
 # The dashboard binds to the private address only and the cluster is advertised on it.
 # Note: Ray's GCS gRPC server itself listens on 0.0.0.0:<port> (Ray has no option to
 # change that), as do the raylet/object-manager ports: restrict them to the private
@@ -26,7 +26,8 @@ require_root
 require_ray
 
 ray_unit_apply head --head --node-ip-address "$addr" --port "$port" \
-  --dashboard-host "$addr" --dashboard-port "$dport" --disable-usage-stats
+  --dashboard-host "$addr" --dashboard-port "$dport" --disable-usage-stats \
+  --ray-client-server-port 10001 "${RAY_FIXED_PORTS[@]}"
 
 head_up() { ray_unit_active && ray_status_ok "$addr:$port"; }
 start=$SECONDS

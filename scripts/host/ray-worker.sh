@@ -3,7 +3,7 @@
 #
 # Run a Ray worker as the systemd unit rayswarm-ray.service:
 #   /opt/rayswarm/venv/bin/ray start --block --address <head-addr:port>
-#     --node-ip-address <node-addr> --disable-usage-stats
+#     --node-ip-address <node-addr> --disable-usage-stats <RAY_FIXED_PORTS of common.sh>
 # Enabled and started; rewritten + restarted only when the unit's content changes.
 # systemd restarts it (every 5 s) while the head is unreachable, so workers may be
 # bootstrapped in parallel with the head. Waits (RAY_WAIT_SECONDS, default 180) until
@@ -20,7 +20,7 @@ valid_addr "$addr" || die "node-addr '$addr' is not an address"
 require_root
 require_ray
 
-ray_unit_apply worker --address "$head" --node-ip-address "$addr" --disable-usage-stats
+ray_unit_apply worker --address "$head" --node-ip-address "$addr" --disable-usage-stats "${RAY_FIXED_PORTS[@]}"
 
 raylet_running() { pgrep -f '/raylet( |$)' >/dev/null 2>&1 || pgrep -x raylet >/dev/null 2>&1; }
 worker_up() { ray_unit_active && raylet_running && ray_status_ok "$head"; }
