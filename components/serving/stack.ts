@@ -70,8 +70,8 @@ export class ServingStack extends pulumi.ComponentResource {
       );
     if (!args.nodes.some((n) => n.name === args.manager.name))
       throw new pulumi.ResourceError(`ServingStack ${name}: args.manager must be one of args.nodes`, this);
-    for (const t of args.imageTarballs ?? [])
-      if (!path.isAbsolute(t)) throw new pulumi.ResourceError(`ServingStack ${name}: image tarball ${t} must be an absolute path`, this);
+    // Relative tarball paths are relative to the project folder (where `pulumi` runs).
+    const tarballs = (args.imageTarballs ?? []).map((t) => path.resolve(t));
     const stack = args.stackName ?? "rayswarm";
     const trig = (...scripts: string[]) => hashOf(args.files, uses(...scripts));
 
@@ -133,7 +133,7 @@ export class ServingStack extends pulumi.ComponentResource {
           { parent: this, dependsOn: [args.bundles[n.name].installed] },
         ),
       );
-      for (const tar of args.imageTarballs ?? []) {
+      for (const tar of tarballs) {
         const base = path.basename(tar);
         const remote = `/var/tmp/rayswarm-image-${base}`;
         const copy = new command.remote.CopyToRemote(
