@@ -84,7 +84,13 @@ export function topologyRules(a: TopologyRulesArgs): RuleSpec[] {
     inCluster("ray", "Ray metrics export", "tcp", RAY_PORTS.metrics),
     inCluster("ray", "Ray client server", "tcp", RAY_PORTS.client),
     inCluster("ray", "Ray worker ports", "tcp", a.rayWorkerPorts[0], a.rayWorkerPorts[1]),
-    inCluster("ray", "Ray dashboard agent (http, grpc) and runtime-env agent", "tcp", RAY_PORTS.dashboardAgent, RAY_PORTS.dashboardAgent + 2),
+    inCluster(
+      "ray",
+      "Ray dashboard agent (http, grpc) and runtime-env agent",
+      "tcp",
+      RAY_PORTS.dashboardAgent,
+      RAY_PORTS.dashboardAgent + 2,
+    ),
     // Swarm: only inside the cluster subnet.
     inCluster("swarm", "Swarm cluster management", "tcp", SWARM_PORTS.management),
     inCluster("swarm", "Swarm node gossip (tcp)", "tcp", SWARM_PORTS.gossip),
