@@ -41,8 +41,16 @@ def main(argv=None) -> int:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-cpus", type=int, default=os.cpu_count())
+    p.add_argument("--rows", type=int, default=None,
+                   help="rows of builtin:friedman1 (default 4000). Each trial must run for seconds, "
+                        "not a fraction of one, for Ray Tune's fixed per-trial cost to be amortised")
     args = p.parse_args(argv)
 
+    if args.rows is not None:
+        if args.rows < 100:
+            p.error("--rows must be >= 100")
+        from . import data as data_module
+        data_module.FRIEDMAN1_ROWS = args.rows
     ds = load_dataset(args.data, "target")
     X, _, y, _ = split(ds, 42)
     rng = np.random.default_rng(args.seed)
