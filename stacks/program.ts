@@ -7,13 +7,15 @@ import { Platform } from "../components/platform";
 import { loadPlatformConfig } from "./config";
 import { buildEnvironment } from "./index";
 
-export function program() {
+/** @param opts.sourceRoot where the scripts and the tuning workload are read from (tests). */
+export function program(opts: { sourceRoot?: string } = {}) {
   const config = loadPlatformConfig();
   const environment = buildEnvironment(config);
   const platform = new Platform(config.stack, {
     config,
     hosts: environment.hosts,
     bastion: { address: environment.bastionAddress, user: environment.bastionUser },
+    sourceRoot: opts.sourceRoot,
   });
   return {
     environmentKind: config.environment,

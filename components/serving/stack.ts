@@ -7,7 +7,14 @@ import { Host } from "../host";
 import { BundleFile, BundleOnHost, hashOf, lifecycle, scriptCommand } from "../remote";
 import { AMQP_USER, buildStackFile, renderStackFile, StackSettings } from "./stackfile";
 
-export interface ServingStackArgs {
+/**
+ * The stack's settings (images, replicas, port, endpoint/publish modes, model folder; see
+ * StackSettings) plus where and how to deploy it.
+ */
+export interface ServingStackArgs extends Pick<
+  StackSettings,
+  "images" | "apiReplicas" | "workerReplicas" | "port" | "endpointMode" | "publishMode" | "modelRoot"
+> {
   /** The manager that runs `docker stack deploy`. */
   readonly manager: Host;
   /** Every production machine (managers + workers): model folder and image preload. */
@@ -19,15 +26,7 @@ export interface ServingStackArgs {
   readonly files: readonly BundleFile[];
   /** Stack name. Default: `rayswarm`. */
   readonly stackName?: string;
-  /** Images. Defaults: the project's serving image and the official rabbitmq and redis images. */
-  readonly images: StackSettings["images"];
-  readonly apiReplicas: number;
-  readonly workerReplicas: number;
-  readonly port: number;
-  /** vip + ingress by default; dnsrr + host for kernels without IPVS. */
-  readonly endpointMode: "vip" | "dnsrr";
-  readonly publishMode: "ingress" | "host";
-  readonly modelRoot: string;
+  /** Encrypt the overlay network (StackSettings.encryptOverlay). */
   readonly encryptOverlay: boolean;
   /** `docker save` tarballs loaded on every node before deploying. Default: none. */
   readonly imageTarballs?: readonly string[];

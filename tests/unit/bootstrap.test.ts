@@ -2,10 +2,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
-import { Platform } from "../../components/platform";
 import { REPO_ROOT } from "../../components/remote";
-import { loadPlatformConfig } from "../../stacks/config";
-import { buildEnvironment } from "../../stacks";
 import { program } from "../../stacks/program";
 import { Recorded, RunResult, runProgram, stackConfig, unwrap } from "./support/harness";
 
@@ -153,18 +150,7 @@ describe("editing a script changes the trigger of exactly the steps that run it"
     }
     return dir;
   }
-  const runWith = (root: string) =>
-    runProgram("e2e", existingConfig(), () => {
-      const config = loadPlatformConfig();
-      const env = buildEnvironment(config);
-      const p = new Platform(config.stack, {
-        config,
-        hosts: env.hosts,
-        bastion: { address: env.bastionAddress, user: env.bastionUser },
-        sourceRoot: root,
-      });
-      return { nodes: p.swarmNodes };
-    });
+  const runWith = (root: string) => runProgram("e2e", existingConfig(), () => program({ sourceRoot: root }));
   const triggers = async (run: RunResult) =>
     Object.fromEntries(
       await Promise.all(
