@@ -41,6 +41,9 @@ def main(argv=None) -> int:
     p.add_argument("--folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--num-cpus", type=int, default=os.cpu_count())
+    p.add_argument("--order", choices=["sampled", "longest-first"], default="sampled",
+                   help="order in which Ray Tune gets the trials: as sampled (default), or longest "
+                        "first by the sequential run's per-trial times (LPT scheduling; same work)")
     p.add_argument("--rows", type=int, default=None,
                    help="rows of builtin:friedman1 (default 4000). Each trial must run for seconds, "
                         "not a fraction of one, for Ray Tune's fixed per-trial cost to be amortised")
@@ -64,10 +67,13 @@ def main(argv=None) -> int:
     from threadpoolctl import threadpool_limits
 
     seq_scores = []
+    seq_times = []
     t0 = time.perf_counter()
     with threadpool_limits(limits=1):
         for cfg in configs:
+            t1 = time.perf_counter()
             seq_scores.append(cv_score(cfg, X, y, args.folds, 42))
+            seq_times.append(time.perf_counter() - t1)
     seq = time.perf_counter() - t0
     print(f"bench: sequential scikit-learn: {seq:.1f} s, {args.trials / seq * 60:.1f} trials/min "
           f"({_load()})")
@@ -84,6 +90,10 @@ def main(argv=None) -> int:
 
     from .tune import run_search
 
+    ray_configs = list(configs)
+    if args.order == "longest-first":
+        ray_configs = [c for _, c in sorted(zip(seq_times, configs), key=lambda tc: -tc[0])]
+    print(f"bench: Ray Tune trial order: {args.order}")
     t0 = time.perf_counter()
     ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False)
     startup = time.perf_counter() - t0
@@ -91,7 +101,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         results = run_search(X, y, trials=args.trials, time_budget=None, folds=args.folds,
                              seed=42, early_stopping=False,
-                             param_space={"cfg": tune.grid_search(configs)},
+                             param_space={"cfg": tune.grid_search(ray_configs)},
                              reporter=False, verbose=0)
         par = time.perf_counter() - t0
     finally:
