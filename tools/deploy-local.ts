@@ -67,7 +67,7 @@ async function main(action: string) {
   console.log(`done in ${((Date.now() - t0) / 1000).toFixed(0)} s: ${r.changed} of ${r.total} steps changed something`);
   console.log(`web page:        ${out.webUrl}`);
   console.log(`model version:   ${out.modelVersion}`);
-  console.log(`ssh:             ${JSON.stringify(out.sshCommands, null, 2)}`);
+  console.log(`ssh (add -i ${keyFile}): ${JSON.stringify(out.sshCommands, null, 2)}`);
   console.log(`Ray dashboard:   ${out.rayDashboardTunnel}`);
   console.log(`promote a model: ${out.promoteCommand}`);
   console.log(`undo it all:     bash scripts/deploy-local.sh destroy`);
