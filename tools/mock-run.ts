@@ -186,7 +186,8 @@ export async function runProgram(
   };
 }
 
-function collectOutputs(v: unknown, seen = new Set<unknown>()): pulumi.Output<unknown>[] {
+/** Every Output inside a props object (the resources behind them are a resource's implicit dependencies). */
+export function collectOutputs(v: unknown, seen = new Set<unknown>()): pulumi.Output<unknown>[] {
   if (v === null || typeof v !== "object" || seen.has(v)) return [];
   seen.add(v);
   if (pulumi.Output.isInstance(v)) return [v as pulumi.Output<unknown>];

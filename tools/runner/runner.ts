@@ -26,6 +26,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { collectOutputs } from "../mock-run";
 
 export interface RunnerOptions {
   /** Stack name (the program's `pulumi.getStack()`). */
@@ -472,19 +473,11 @@ export class Runner {
     }
     // Implicit dependencies: the resources behind every input Output.
     for (const r of record ?? []) {
-      for (const o of outputsIn(r.props)) {
+      for (const o of collectOutputs(r.props)) {
         const all = await (o as unknown as { allResources?: () => Promise<Set<pulumi.Resource>> }).allResources?.();
         for (const x of all ?? []) if (x !== r.resource) r.deps.add(x);
       }
     }
     return resolved;
   }
-}
-
-function outputsIn(v: unknown, seen = new Set<unknown>()): pulumi.Output<unknown>[] {
-  if (v === null || typeof v !== "object" || seen.has(v)) return [];
-  seen.add(v);
-  if (pulumi.Output.isInstance(v)) return [v as pulumi.Output<unknown>];
-  if (pulumi.Resource.isInstance(v)) return [];
-  return Object.values(v as Record<string, unknown>).flatMap((x) => outputsIn(x, seen));
 }
