@@ -13,7 +13,10 @@
 #             `pulumi stack rm`; the passphrase file and the images stay.
 #
 # State: the file backend in this folder (.pulumi/, git-ignored). The stack's passphrase is
-# generated once into ${RAYSWARM_LOCAL_DIR:-$HOME/.rayswarm/local}/passphrase (0600).
+# generated once into ${RAYSWARM_LOCAL_DIR:-$HOME/.rayswarm/local}/passphrase (0600), and its
+# settings file lives there too (Pulumi.local.yaml of this repository plus the stack's
+# encryption salt), so the committed Pulumi.local.yaml never changes: pass
+# --config-file ~/.rayswarm/local/Pulumi.local.yaml to pulumi commands of this stack.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 action=${1:-up}
@@ -30,6 +33,8 @@ export PULUMI_HOME=${PULUMI_HOME:-$HOME/.pulumi}
 export PATH="$PULUMI_HOME/bin:$PATH"
 export PULUMI_SKIP_UPDATE_CHECK=true
 export PULUMI_CONFIG_PASSPHRASE_FILE="$dir/passphrase"
+export PULUMI_BACKEND_URL=${PULUMI_BACKEND_URL:-file://$(pwd)} # = backend.url file://. of Pulumi.yaml
+cfg="$dir/Pulumi.$stack.yaml"
 timings=()
 step() { # step NAME CMD...: run and remember how long it took
   local name=$1 t0=$SECONDS
@@ -43,8 +48,9 @@ if [[ $action == destroy ]]; then
   command -v pulumi >/dev/null || die "pulumi is not installed (run scripts/deploy-local.sh first)"
   [[ -f $PULUMI_CONFIG_PASSPHRASE_FILE ]] || die "no $PULUMI_CONFIG_PASSPHRASE_FILE: nothing was deployed from here"
   pulumi stack select "$stack" >/dev/null 2>&1 || die "there is no '$stack' stack in $(pwd)/.pulumi: nothing to destroy"
-  step "pulumi destroy" pulumi destroy --yes --stack "$stack"
+  step "pulumi destroy" pulumi destroy --yes --stack "$stack" --config-file "$cfg"
   step "pulumi stack rm" pulumi stack rm --yes --stack "$stack"
+  rm -f "$cfg"
   printf '\nthe local platform is gone (containers, network and volumes removed).\n'
   exit 0
 fi
@@ -74,7 +80,7 @@ archives=${RAYSWARM_ENGINE_ARCHIVES:-}
 [[ -z $archives && -f ../shared/engine/manifest.json ]] && archives=../shared/engine
 engine_args=()
 [[ -n $archives ]] && engine_args=(--archives "$archives")
-say "Pulumi engine (a cold build from source takes 10-25 minutes here; each part's time is printed)"
+say "Pulumi engine (a cold build from source takes 30-40 minutes here; each part's time is printed)"
 step "Pulumi engine" bash scripts/install-pulumi.sh "${engine_args[@]}"
 
 if [[ ! -s $PULUMI_CONFIG_PASSPHRASE_FILE ]]; then
@@ -82,8 +88,19 @@ if [[ ! -s $PULUMI_CONFIG_PASSPHRASE_FILE ]]; then
   echo "generated the stack passphrase: $PULUMI_CONFIG_PASSPHRASE_FILE (keep it: it decrypts the stack's secrets)" >&2
 fi
 chmod 600 "$PULUMI_CONFIG_PASSPHRASE_FILE"
-pulumi stack select "$stack" >/dev/null 2>&1 || pulumi stack init "$stack" >/dev/null
-step "pulumi up" pulumi up --yes --stack "$stack"
+# The stack, and its settings file outside the repository: this repository's Pulumi.local.yaml
+# (so edits to it count) plus the stack's encryption salt, which `stack init` writes into a
+# settings file of a scratch project folder (it would otherwise land in the committed file).
+if ! pulumi stack select "$stack" >/dev/null 2>&1; then
+  scratch=$(mktemp -d)
+  cp Pulumi.yaml "$scratch/"
+  (cd "$scratch" && pulumi stack init "$stack" --non-interactive >/dev/null)
+  grep '^encryptionsalt:' "$scratch/Pulumi.$stack.yaml" >"$dir/encryptionsalt"
+  rm -rf "$scratch"
+fi
+[[ -s $dir/encryptionsalt ]] || die "no $dir/encryptionsalt for the existing '$stack' stack: restore it, or run 'bash scripts/deploy-local.sh destroy' and start again"
+{ cat "Pulumi.$stack.yaml"; cat "$dir/encryptionsalt"; } >"$cfg"
+step "pulumi up" pulumi up --yes --stack "$stack" --config-file "$cfg"
 
 # The ssh lines name the stack's key and known_hosts files: write them from the outputs.
 mkdir -p ~/.ssh && chmod 700 ~/.ssh
@@ -109,6 +126,7 @@ train a new model on the Ray cluster and promote it (the gate decides; see docs/
   $head_ssh 'cd /opt/rayswarm/current/tuning && sudo PYTHONPATH=. /opt/rayswarm/venv/bin/python -m rayswarm_tuning.tune --address $(out rayHeadAddress):6379 --data builtin:diabetes --target target --trials 8 --seed 7 --out /tmp/new-model'
   $(out promoteCommand | sed 's|<model-dir-on-the-head>|/tmp/new-model|')
 roll back:                $(out rollbackCommand)
-stack outputs:            pulumi stack output --stack $stack   (PULUMI_CONFIG_PASSPHRASE_FILE=$PULUMI_CONFIG_PASSPHRASE_FILE)
+stack outputs:            PULUMI_CONFIG_PASSPHRASE_FILE=$PULUMI_CONFIG_PASSPHRASE_FILE pulumi stack output --stack $stack
+preview a change:         PULUMI_CONFIG_PASSPHRASE_FILE=$PULUMI_CONFIG_PASSPHRASE_FILE pulumi preview --stack $stack --config-file $cfg
 tear it all down:         bash scripts/deploy-local.sh destroy
 EOF
