@@ -3,6 +3,7 @@
  * killed in the middle of such a batch loses nothing and stores nothing twice, and oversized
  * bodies get a readable 413 instead of a connection reset.
  */
+import { connect } from 'node:net';
 import { SAMPLE, Stack, http, records, sample, waitFor } from './helpers/stack';
 
 const PREFIX = 'rayswarm:serving';
@@ -31,6 +32,58 @@ function metric(text: string, re: RegExp): number {
   const m = re.exec(text);
   return m ? Number(m[1]) : NaN;
 }
+
+/**
+ * POSTs `body` like a simple blocking client (Python requests, curl without Expect): sends the
+ * whole request in 64 KiB chunks 1 ms apart without reading, then reads the answer. A server
+ * that closes while such a client is still writing makes the kernel send a reset, which throws
+ * away the answer waiting in the client's receive buffer.
+ */
+function postThenRead(port: number, body: Buffer): Promise<{ status: number; json: any }> {
+  return new Promise((resolve, reject) => {
+    const sock = connect({ host: '127.0.0.1', port });
+    sock.pause(); // do not read while writing
+    let text = '';
+    sock.on('error', (e) => reject(new Error(`connection failed before the answer was read: ${e.message}`)));
+    sock.on('data', (c: Buffer) => {
+      text += c.toString('latin1');
+      const head = text.indexOf('\r\n\r\n');
+      if (head < 0) return;
+      const len = Number(/content-length: *(\d+)/i.exec(text.slice(0, head))?.[1] ?? -1);
+      if (len >= 0 && text.length >= head + 4 + len) {
+        sock.destroy();
+        resolve({ status: Number(text.slice(9, 12)), json: JSON.parse(text.slice(head + 4, head + 4 + len)) });
+      }
+    });
+    sock.on('end', () => reject(new Error(`connection closed; got only ${JSON.stringify(text.slice(0, 200))}`)));
+    sock.write(`POST /v1/predictions HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n`);
+    let off = 0;
+    const pump = () => {
+      if (sock.destroyed) return;
+      if (off >= body.length) { setTimeout(() => sock.resume(), 50); return; }
+      const chunk = body.subarray(off, off + 65536);
+      off += chunk.length;
+      if (sock.write(chunk)) setTimeout(pump, 1);
+      else sock.once('drain', () => setTimeout(pump, 1));
+    };
+    pump();
+  });
+}
+
+test('oversized requests (5 MB body; a batch far over MAX_BATCH_INSTANCES) get a readable 413, not a reset', async () => {
+  const api = await stack.spawn('api', { QUEUE_NAME: 'oversize-test' });
+  const big = Buffer.from(JSON.stringify({ features: { ...SAMPLE, pad: 'x'.repeat(5 * 1024 * 1024) } }));
+  const huge = Buffer.from(JSON.stringify({ instances: Array.from({ length: 20000 }, (_v, i) => sample(i)) }));
+  expect(huge.length).toBeGreaterThan(1_500_000);
+  for (const body of [big, huge, big]) {
+    const r = await postThenRead(api.port, body);
+    expect(r.status).toBe(413);
+    expect(r.json.error.code).toBe('body_too_large');
+    expect(r.json.error.message).toMatch(/larger than 65536 bytes .*at most 64 instances/);
+  }
+  // and the API still serves normally afterwards
+  expect((await http('GET', `${api.url}/healthz`)).status).toBe(200);
+}, 60000);
 
 test('concurrent requests are coalesced into fewer messages; each gets its own correct result', async () => {
   const Q = 'coalesce-test';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { ChannelWrapper, AmqpConnectionManager } from 'amqp-connection-manager';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import Redis from 'ioredis';
@@ -36,6 +37,34 @@ function errorCode(e: FastifyError): string {
     case 'FST_ERR_VALIDATION': return 'invalid_request';
     default: return e.statusCode === 400 ? 'invalid_json' : 'bad_request';
   }
+}
+
+/** A client still sending more than this after an early error answer gets its connection closed. */
+const LINGER_MAX_BYTES = 64 * 1024 * 1024;
+const LINGER_MAX_MS = 10_000;
+
+/**
+ * Early error answers (413 before the body was read, 415, …): Fastify marks the reply
+ * `connection: close`, and Node then closes the socket with the client's unread body still in
+ * the kernel buffer, which sends a TCP reset — the client sees ECONNRESET while writing instead
+ * of the answer. Instead keep reading and discarding the rest of the body (up to
+ * LINGER_MAX_BYTES / LINGER_MAX_MS) on a kept-alive connection, so the answer arrives intact.
+ */
+function lingerForUnreadBody(raw: IncomingMessage, reply: FastifyReply): void {
+  if (raw.complete || raw.destroyed) return;
+  reply.removeHeader('connection');
+  let seen = 0;
+  const sock = raw.socket;
+  const timer = setTimeout(() => sock.destroy(), LINGER_MAX_MS);
+  timer.unref();
+  const onData = (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > LINGER_MAX_BYTES) { clearTimeout(timer); raw.removeListener('data', onData); sock.destroy(); }
+  };
+  raw.on('data', onData);
+  raw.once('end', () => clearTimeout(timer));
+  raw.once('close', () => clearTimeout(timer));
+  raw.resume();
 }
 
 class SendFailed extends Error {
@@ -130,9 +159,10 @@ export async function startApi(cfg: Config, log: Logger): Promise<ApiHandle> {
       const code = errorCode(err);
       const message =
         code === 'unsupported_media_type' ? `content-type must be application/json, got ${JSON.stringify(req.headers['content-type'] ?? '')}`
-        : code === 'body_too_large' ? `request body larger than ${cfg.maxBodyBytes} bytes`
+        : code === 'body_too_large' ? `request body larger than ${cfg.maxBodyBytes} bytes (MAX_BODY_BYTES); a batch may carry at most ${cfg.maxBatchInstances} instances (MAX_BATCH_INSTANCES)`
         : code === 'invalid_json' ? `body is not valid JSON: ${err.message}`
         : err.message;
+      lingerForUnreadBody(req.raw, reply);
       return sendError(reply, status, code, message);
     }
     req.log.error({ err }, 'unhandled error');
