@@ -17,7 +17,8 @@
  *   e.g. an earlier commit unpacked and built), for before/after figures of a change.
  * --rate (BENCH_RATE=1): coordinated-omission-safe open-loop runs (openloop.ts) at rising
  *   constant rates per concurrency until p99 passes --p99-limit=ms (20); prints p50/p99/p999 per
- *   rate and the highest rate that kept p99 within the limit. --rate-duration=s (5).
+ *   rate and the highest rate that kept p99 within the limit. --rate-duration=s (5); --rates=a,b,…
+ *   (BENCH_RATES) fixed rates instead of the sweep (×1.3 per step from 50/200/500 req/s).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -224,16 +225,19 @@ async function main(): Promise<void> {
     const summary: string[] = [];
     for (const c of cs) {
       console.log(`\nc=${c} connections\n  target/s  achieved/s   p50 ms   p90 ms   p99 ms  p999 ms   max ms  non-2xx errors  load avg`);
-      let rate = c === 1 ? 100 : c <= 8 ? 500 : 1000;
+      const fixed = opt('rates', 'BENCH_RATES', '') ? opt('rates', 'BENCH_RATES', '').split(',').map(Number) : undefined;
+      let rate = fixed ? fixed[0] : c === 1 ? 50 : c <= 8 ? 200 : 500;
       let best: OpenLoopResult | undefined;
       let over: OpenLoopResult | undefined;
-      for (let step = 0; step < 14; step++) {
+      for (let step = 0; step < (fixed ? fixed.length : 16); step++) {
+        if (fixed) rate = fixed[step];
         const r = await openLoop({ url: target, body, connections: c, rate, durationS: secs });
         const la = loadavg();
         all.push({ ...r, loadavg: la });
         console.log(`  ${String(rate).padStart(8)} ${r.achieved.toFixed(0).padStart(11)} ${r.p50.toFixed(1).padStart(8)} ${r.p90.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${r.p999.toFixed(1).padStart(8)} ${r.max.toFixed(0).padStart(8)} ${String(r.non2xx).padStart(8)} ${String(r.errors).padStart(6)}  ${la}`);
         if (r.p99 <= limit && r.errors === 0 && r.non2xx === 0) best = r;
-        else { over = r; break; }
+        else if (!fixed) { over = r; break; }
+        else over ??= r;
         rate = Math.round(rate * 1.3 / 50) * 50;
         await sleep(300);
       }
