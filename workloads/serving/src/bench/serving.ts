@@ -223,12 +223,28 @@ async function main(): Promise<void> {
     await acRun(ours.url, 8, 3);
     const all: (OpenLoopResult & { loadavg: string })[] = [];
     const summary: string[] = [];
+    // Calibration: the same generator against a trivial Node HTTP server (child process) shows the
+    // latency floor of the machine as it is now (scheduling delays of a shared, loaded box).
+    const nullPort = await freePort();
+    const nullSrv = spawn(process.execPath, ['-e', `require('http').createServer((q,s)=>{q.resume();q.on('end',()=>s.end('{}'))}).listen(${nullPort},'127.0.0.1')`], { stdio: 'ignore' });
+    procs.push(nullSrv);
+    await sleep(500);
+    console.log('\ncalibration: trivial HTTP server (no broker, no model), same generator\n  conns  rate/s   p50 ms   p90 ms   p99 ms  p999 ms  load avg');
+    for (const c of cs) {
+      const rate = c === 1 ? 50 : c <= 8 ? 200 : 500;
+      const r = await openLoop({ url: `http://127.0.0.1:${nullPort}/`, body, connections: c, rate, durationS: secs });
+      all.push({ ...r, loadavg: `calibration ${loadavg()}` });
+      console.log(`  ${String(c).padStart(5)} ${String(rate).padStart(7)} ${r.p50.toFixed(1).padStart(8)} ${r.p90.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${r.p999.toFixed(1).padStart(8)}  ${loadavg()}`);
+    }
+    nullSrv.kill();
     for (const c of cs) {
       console.log(`\nc=${c} connections\n  target/s  achieved/s   p50 ms   p90 ms   p99 ms  p999 ms   max ms  non-2xx errors  load avg`);
       const fixed = opt('rates', 'BENCH_RATES', '') ? opt('rates', 'BENCH_RATES', '').split(',').map(Number) : undefined;
       let rate = fixed ? fixed[0] : c === 1 ? 50 : c <= 8 ? 200 : 500;
       let best: OpenLoopResult | undefined;
       let over: OpenLoopResult | undefined;
+      // warm the generator's own client path and the c sockets (1 s, discarded)
+      await openLoop({ url: target, body, connections: c, rate: fixed ? fixed[0] : rate, durationS: 1 });
       for (let step = 0; step < (fixed ? fixed.length : 16); step++) {
         if (fixed) rate = fixed[step];
         const r = await openLoop({ url: target, body, connections: c, rate, durationS: secs });
