@@ -15,6 +15,8 @@
  *   started with those environment settings (e.g. --ab=PUBLISH_MAX_ITEMS=1: coalescing off).
  * --baseline=DIR (BENCH_BASELINE): same, against another build of this package (DIR/dist/main.js,
  *   e.g. an earlier commit unpacked and built), for before/after figures of a change.
+ * --ours-build=DIR (BENCH_OURS_BUILD): run another build as "ours" (e.g. the seed against the
+ *   Flask + Celery reference, to see the seed's own ratio in the same conditions).
  * --rate (BENCH_RATE=1): coordinated-omission-safe open-loop runs (openloop.ts) at rising
  *   constant rates per concurrency until p99 passes --p99-limit=ms (20); prints p50/p99/p999 per
  *   rate and the highest rate that kept p99 within the limit. --rate-duration=s (5); --rates=a,b,…
@@ -164,7 +166,9 @@ async function main(): Promise<void> {
     const gw = Number(process.env.REF_GUNICORN_WORKERS ?? 2);
     const gt = Number(process.env.REF_GUNICORN_THREADS ?? 8);
     const cc = Number(process.env.REF_CELERY_CONCURRENCY ?? 2);
-    const ours = await startPair([], 'bench');
+    const oursBuild = opt('ours-build', 'BENCH_OURS_BUILD', '');
+    const ours = await startPair([], 'bench', {}, oursBuild ? join(resolve(oursBuild), 'dist', 'main.js') : main);
+    if (oursBuild) console.log(`"ours" is the build in ${oursBuild}`);
     let ref: { url: string };
     if (abEnv || baseline) {
       // A/B: "ref" is this service with the given environment, or another build (own queue)
