@@ -47,6 +47,10 @@ export interface Config {
   readonly maxBodyBytes: number;
   readonly maxWaitMs: number;
   readonly publishTimeoutMs: number;
+  /** API: publishes awaiting a broker confirm at once; requests arriving meanwhile share the next message. */
+  readonly publishMaxInFlight: number;
+  /** API: max tasks coalesced into one message (1 = one message per request). */
+  readonly publishMaxItems: number;
   readonly rangeMode: RangeMode;
   readonly rangeMargin: number;
   readonly shutdownGraceMs: number;
@@ -151,6 +155,8 @@ export function loadConfig(env: Env, roleArg?: string): Config {
     maxBodyBytes: p.int('MAX_BODY_BYTES', 65536, 256, 64 * 1024 * 1024),
     maxWaitMs: p.int('MAX_WAIT_MS', 10000, 0, 600000),
     publishTimeoutMs: p.int('PUBLISH_TIMEOUT_MS', 2000, 100, 600000),
+    publishMaxInFlight: p.int('PUBLISH_MAX_IN_FLIGHT', 2, 1, 1000),
+    publishMaxItems: p.int('PUBLISH_MAX_ITEMS', 128, 1, 10000),
     rangeMode: p.oneOf('FEATURE_RANGE_MODE', 'reject', ['reject', 'off']) as RangeMode,
     rangeMargin: p.num('FEATURE_RANGE_MARGIN', 1.0, 0, 1e6),
     shutdownGraceMs: p.int('SHUTDOWN_GRACE_MS', 25000, 0, 3600000),

@@ -16,6 +16,7 @@ export function createMetrics(role: string) {
     publishFailures: new Counter({ name: 'serving_publish_failures_total', help: 'Tasks the API could not publish (503 answered)', labelNames: ['reason'], registers: [registry] }),
     tasks: new Counter({ name: 'serving_tasks_total', help: 'Tasks by outcome (api: accepted/rejected; worker: done/failed/retried/duplicate)', labelNames: ['outcome'], registers: [registry] }),
     inference: new Histogram({ name: 'serving_inference_duration_seconds', help: 'ONNX inference time per micro-batch', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 1], registers: [registry] }),
+    coalesced: new Histogram({ name: 'serving_coalesced_tasks', help: 'Tasks per published message (API request coalescing)', buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256], registers: [registry] }),
     modelInfo: new Gauge({ name: 'serving_model_info', help: 'Model version in use (value 1 for the current version)', labelNames: ['version'], registers: [registry] }),
   };
 }

@@ -18,21 +18,58 @@ export interface TaskRecord {
   readonly finishedAt?: string;
 }
 
-/** Stores a final record only if none is final yet; counts first stores; notifies a waiter channel. */
-const STORE_FINAL = `
-local cur = redis.call('GET', KEYS[1])
-if cur then
-  local ok, obj = pcall(cjson.decode, cur)
-  if ok and type(obj) == 'table' and (obj.status == 'done' or obj.status == 'failed') then return 0 end
+/**
+ * Stores many final records in one call: each only if no final record exists yet (a redelivered
+ * task is stored once), counts first stores, and publishes one notification per waiting API
+ * channel with the JSON array of the records stored first, after they are written.
+ * KEYS: done counter, failed counter, task keys… ARGV: ttl, #channels, channels…, then per record
+ * json, 'd'|'f', channel index (0 = nobody waits).
+ */
+const STORE_FINAL_MANY = `
+local ttl = tonumber(ARGV[1])
+local nch = tonumber(ARGV[2])
+local base = 2 + nch
+local out = {}
+local pubs = {}
+local nd, nf = 0, 0
+for i = 3, #KEYS do
+  local j = base + (i - 3) * 3
+  local json, st, ch = ARGV[j + 1], ARGV[j + 2], tonumber(ARGV[j + 3])
+  local cur = redis.call('GET', KEYS[i])
+  local final = false
+  if cur then
+    local ok, obj = pcall(cjson.decode, cur)
+    final = ok and type(obj) == 'table' and (obj.status == 'done' or obj.status == 'failed')
+  end
+  if final then
+    out[#out + 1] = 0
+  else
+    redis.call('SET', KEYS[i], json, 'EX', ttl)
+    if st == 'f' then nf = nf + 1 else nd = nd + 1 end
+    out[#out + 1] = 1
+    if ch > 0 then
+      local p = pubs[ch]
+      if not p then p = {}; pubs[ch] = p end
+      p[#p + 1] = json
+    end
+  end
 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', tonumber(ARGV[2]))
-redis.call('INCR', KEYS[2])
-if ARGV[3] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[1]) end
-return 1
+if nd > 0 then redis.call('INCRBY', KEYS[1], nd) end
+if nf > 0 then redis.call('INCRBY', KEYS[2], nf) end
+for ch, arr in pairs(pubs) do redis.call('PUBLISH', ARGV[2 + ch], '[' .. table.concat(arr, ',') .. ']') end
+return out
+`;
+
+/** Writes `queued` records (SET NX EX) for many ids; never overwrites a record a worker already stored. */
+const MARK_QUEUED_MANY = `
+local ttl = tonumber(ARGV[1])
+for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ttl, 'NX') end
+return #KEYS
 `;
 
 interface StoreCommands {
-  storeFinal(key: string, counterKey: string, json: string, ttl: number, channel: string): Promise<number>;
+  storeFinalMany(...args: (string | number)[]): Promise<number[]>;
+  markQueuedMany(...args: (string | number)[]): Promise<number>;
 }
 
 /** Exponential backoff 100 ms .. 3 s; ioredis reconnects forever. */
@@ -65,7 +102,8 @@ export class ResultStore {
     const r = new Redis(redisOptions(cfg, log, name, false));
     r.on('error', () => undefined); // reported via retryStrategy; avoid unhandled 'error' events
     r.on('ready', () => log.info('redis ready'));
-    r.defineCommand('storeFinal', { numberOfKeys: 2, lua: STORE_FINAL });
+    r.defineCommand('storeFinalMany', { lua: STORE_FINAL_MANY });
+    r.defineCommand('markQueuedMany', { lua: MARK_QUEUED_MANY });
     this.redis = r as Redis & StoreCommands;
   }
 
@@ -86,8 +124,13 @@ export class ResultStore {
   }
 
   async markQueued(id: string): Promise<void> {
-    const rec: TaskRecord = { id, status: 'queued', createdAt: new Date().toISOString() };
-    await this.redis.set(this.key(id), JSON.stringify(rec), 'EX', this.cfg.resultTtlSeconds, 'NX');
+    await this.markQueuedMany([id]);
+  }
+
+  /** `queued` records for many ids in one round trip (SET NX: a faster worker's final record stays). */
+  async markQueuedMany(ids: readonly string[]): Promise<void> {
+    const createdAt = new Date().toISOString();
+    await this.redis.markQueuedMany(ids.length, ...ids.map((id) => this.key(id)), this.cfg.resultTtlSeconds, ...ids.map((id) => `{"id":"${id}","status":"queued","createdAt":"${createdAt}"}`));
   }
 
   async get(id: string): Promise<TaskRecord | undefined> {
@@ -95,18 +138,23 @@ export class ResultStore {
     return s ? (JSON.parse(s) as TaskRecord) : undefined;
   }
 
-  /** Stores many final records in one round trip; returns 1 (stored) or 0 (duplicate) per record. */
-  async storeFinal(records: { rec: TaskRecord; notify?: string }[]): Promise<number[]> {
-    const p = this.redis.pipeline() as unknown as { storeFinal: (...a: unknown[]) => void; exec: () => Promise<[Error | null, unknown][] | null> };
+  /** Stores many final records in one round trip (one script call); returns 1 (stored) or 0 (duplicate) per record. */
+  async storeFinal(records: readonly { rec: TaskRecord; notify?: string }[]): Promise<number[]> {
+    if (records.length === 0) return [];
+    const channels: string[] = [];
+    const chIndex = new Map<string, number>();
+    const perRecord: (string | number)[] = [];
     for (const { rec, notify } of records) {
-      p.storeFinal(this.key(rec.id), this.counterKey(rec.status === 'failed' ? 'failed' : 'done'), JSON.stringify(rec), this.cfg.resultTtlSeconds, notify ?? '');
+      let ci = 0;
+      if (notify) {
+        ci = chIndex.get(notify) ?? 0;
+        if (!ci) { channels.push(notify); ci = channels.length; chIndex.set(notify, ci); }
+      }
+      perRecord.push(JSON.stringify(rec), rec.status === 'failed' ? 'f' : 'd', ci);
     }
-    const res = await p.exec();
-    if (!res) throw new Error('redis pipeline aborted');
-    return res.map(([err, v]) => {
-      if (err) throw err;
-      return Number(v);
-    });
+    const keys = [this.counterKey('done'), this.counterKey('failed'), ...records.map(({ rec }) => this.key(rec.id))];
+    const res = await this.redis.storeFinalMany(keys.length, ...keys, this.cfg.resultTtlSeconds, channels.length, ...channels, ...perRecord);
+    return res.map(Number);
   }
 
   async close(): Promise<void> {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import type { ChannelWrapper, AmqpConnectionManager } from 'amqp-connection-manager';
 import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import Redis from 'ioredis';
@@ -8,7 +9,8 @@ import type { Config } from '../config';
 import { createMetrics, setModelVersion, type Metrics } from '../metrics';
 import { ModelFollower } from '../model/follower';
 import { ResultStore, redisOptions, type TaskRecord } from '../results';
-import type { TaskMessage } from '../task';
+import type { GroupMessage, TaskItem } from '../task';
+import { Coalescer } from './coalescer';
 import { RequestInvalid, validatePredictionRequest, type RangePolicy } from '../validation';
 import { renderPage } from './page';
 
@@ -37,6 +39,40 @@ function errorCode(e: FastifyError): string {
   }
 }
 
+/** A client still sending more than this after an early error answer gets its connection closed. */
+const LINGER_MAX_BYTES = 64 * 1024 * 1024;
+const LINGER_MAX_MS = 10_000;
+
+/**
+ * Early error answers (413 before the body was read, 415, …): Fastify marks the reply
+ * `connection: close`, and Node then closes the socket with the client's unread body still in
+ * the kernel buffer, which sends a TCP reset — the client sees ECONNRESET while writing instead
+ * of the answer. Instead keep reading and discarding the rest of the body (up to
+ * LINGER_MAX_BYTES / LINGER_MAX_MS) on a kept-alive connection, so the answer arrives intact.
+ */
+function lingerForUnreadBody(raw: IncomingMessage, reply: FastifyReply): void {
+  if (raw.complete || raw.destroyed) return;
+  reply.removeHeader('connection');
+  let seen = 0;
+  const sock = raw.socket;
+  const timer = setTimeout(() => sock.destroy(), LINGER_MAX_MS);
+  timer.unref();
+  const onData = (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > LINGER_MAX_BYTES) { clearTimeout(timer); raw.removeListener('data', onData); sock.destroy(); }
+  };
+  raw.on('data', onData);
+  raw.once('end', () => clearTimeout(timer));
+  raw.once('close', () => clearTimeout(timer));
+  raw.resume();
+}
+
+class SendFailed extends Error {
+  constructor(readonly reason: 'publish' | 'backend_down', readonly cause: unknown) {
+    super(reason);
+  }
+}
+
 function view(r: TaskRecord) {
   return { id: r.id, status: r.status, result: r.result ?? null, modelVersion: r.modelVersion ?? null, error: r.error ?? null };
 }
@@ -56,10 +92,11 @@ export async function startApi(cfg: Config, log: Logger): Promise<ApiHandle> {
   const waiters = new Map<string, (r: TaskRecord) => void>();
   const sub = new Redis(redisOptions(cfg, log, `api-sub-${apiId}`, true));
   sub.on('error', () => undefined);
+  // one notification per stored batch: a JSON array of records (a single record from older workers)
   sub.on('message', (_ch: string, msg: string) => {
     try {
-      const rec = JSON.parse(msg) as TaskRecord;
-      waiters.get(rec.id)?.(rec);
+      const recs = JSON.parse(msg) as TaskRecord | TaskRecord[];
+      for (const rec of Array.isArray(recs) ? recs : [recs]) waiters.get(rec.id)?.(rec);
     } catch { /* ignore malformed notifications */ }
   });
   void sub.subscribe(notifyChannel).catch((e: unknown) => log.warn({ err: e }, 'subscribe failed (will retry on reconnect)'));
@@ -67,6 +104,39 @@ export async function startApi(cfg: Config, log: Logger): Promise<ApiHandle> {
   const conn: AmqpConnectionManager = connectBroker(cfg, log.child({ component: 'amqp' }), `api-${apiId}`);
   const channel: ChannelWrapper = conn.createChannel({ name: 'publish', confirm: true, publishTimeout: cfg.publishTimeoutMs, setup: (ch: Parameters<typeof assertTopology>[0]) => assertTopology(ch, topo) });
   channel.on('error', (err) => log.warn({ err: err.message }, 'publish channel setup error'));
+
+  // Concurrent requests leave in one message (see coalescer.ts); its confirm and the `queued`
+  // records (one script call) settle every request it carries.
+  interface Entry { readonly item: TaskItem; readonly features: readonly string[]; readonly wait: boolean }
+  const coalescer = new Coalescer<Entry>({
+    maxInFlight: cfg.publishMaxInFlight,
+    maxItems: cfg.publishMaxItems,
+    onBatch: (n) => metrics.coalesced.observe(n),
+    send: async (entries) => {
+      const groups = new Map<string, Entry[]>(); // by feature order (differs only across a model swap)
+      for (const e of entries) {
+        const k = e.features.join('\u0000');
+        const g = groups.get(k);
+        if (g) g.push(e); else groups.set(k, [e]);
+      }
+      const notify = entries.some((e) => e.wait) ? notifyChannel : undefined;
+      const enqueuedAt = Date.now();
+      // The `queued` records (SET NX) and the publish run concurrently: NX never overwrites a final
+      // record, so a worker that is faster than the SET cannot be undone by it.
+      const [queued, ...published] = await Promise.allSettled([
+        store.markQueuedMany(entries.map((e) => e.item.id)),
+        ...[...groups.values()].map((g) => {
+          const msg: GroupMessage = { v: 2, features: g[0].features, items: g.map((e) => e.item), enqueuedAt, notify };
+          return channel.sendToQueue(topo.queue, Buffer.from(JSON.stringify(msg)), {
+            persistent: true, messageId: g[0].item.id, contentType: 'application/json', timeout: cfg.publishTimeoutMs,
+          });
+        }),
+      ]);
+      const failed = published.find((p) => p.status === 'rejected');
+      if (failed) throw new SendFailed('publish', (failed as PromiseRejectedResult).reason);
+      if (queued.status === 'rejected') throw new SendFailed('backend_down', queued.reason);
+    },
+  });
 
   const app = Fastify({ loggerInstance: log, logController: new LogController({ disableRequestLogging: true }), bodyLimit: cfg.maxBodyBytes, return503OnClosing: true, onProtoPoisoning: 'error', onConstructorPoisoning: 'error',
     // router-level errors (bad URL encoding, over-long path parameters) get the same JSON error shape
@@ -89,9 +159,10 @@ export async function startApi(cfg: Config, log: Logger): Promise<ApiHandle> {
       const code = errorCode(err);
       const message =
         code === 'unsupported_media_type' ? `content-type must be application/json, got ${JSON.stringify(req.headers['content-type'] ?? '')}`
-        : code === 'body_too_large' ? `request body larger than ${cfg.maxBodyBytes} bytes`
+        : code === 'body_too_large' ? `request body larger than ${cfg.maxBodyBytes} bytes (MAX_BODY_BYTES); a batch may carry at most ${cfg.maxBatchInstances} instances (MAX_BATCH_INSTANCES)`
         : code === 'invalid_json' ? `body is not valid JSON: ${err.message}`
         : err.message;
+      lingerForUnreadBody(req.raw, reply);
       return sendError(reply, status, code, message);
     }
     req.log.error({ err }, 'unhandled error');
@@ -139,25 +210,18 @@ export async function startApi(cfg: Config, log: Logger): Promise<ApiHandle> {
         timer = setTimeout(() => resolve(undefined), waitMs);
       });
     }
-    const task: TaskMessage = { id, kind, features: model.card.features.map((f) => f.name), rows, enqueuedAt: Date.now(), notify: waiter ? notifyChannel : undefined };
-    // The `queued` record (SET NX) and the publish run concurrently: NX never overwrites a final
-    // record, so a worker that is faster than the SET cannot be undone by it.
-    const [queued, published] = await Promise.allSettled([
-      store.markQueued(id),
-      channel.sendToQueue(topo.queue, Buffer.from(JSON.stringify(task)), {
-        persistent: true, messageId: id, contentType: 'application/json', timeout: cfg.publishTimeoutMs,
-      }),
-    ]);
-    if (published.status === 'rejected' || queued.status === 'rejected') {
+    try {
+      await coalescer.add({ item: { id, kind, rows }, features: model.card.features.map((f) => f.name), wait: waiter !== undefined });
+    } catch (e) {
       if (timer) clearTimeout(timer);
       waiters.delete(id);
-      if (published.status === 'rejected') {
-        metrics.publishFailures.inc({ reason: 'publish' });
-        req.log.warn({ err: (published.reason as Error).message, id }, 'publish failed');
+      const reason = e instanceof SendFailed ? e.reason : 'publish';
+      metrics.publishFailures.inc({ reason });
+      if (reason === 'publish') {
+        req.log.warn({ err: e instanceof SendFailed ? String((e.cause as Error)?.message ?? e.cause) : String(e), id }, 'publish failed');
         return sendError(reply, 503, 'broker_unavailable', 'could not hand the task to the broker; retry later');
       }
       // published but the backend write failed: the client cannot follow the task, so say 503
-      metrics.publishFailures.inc({ reason: 'backend_down' });
       return sendError(reply, 503, 'backend_unavailable', 'result backend unreachable; retry later');
     }
     metrics.tasks.inc({ outcome: 'accepted' });

@@ -6,6 +6,21 @@
  * Options (env or flags): --workers=N (BENCH_WORKERS, default 1), --duration=s (BENCH_DURATION, 10),
  * --concurrency=1,8,32,64 (BENCH_CONCURRENCY), --profile (BENCH_PROFILE=1: a further c=32 run
  * with --cpu-prof on API and workers, summarised by self time).
+ *
+ * --compare (BENCH_COMPARE=1): also starts the Flask + gunicorn + Celery reference stack
+ *   (reference/) on the same RabbitMQ and Redis and measures it and this service alternately,
+ *   --pairs=N (BENCH_PAIRS, 5) pairs per concurrency (default 32), same autocannon load; prints
+ *   per-pair throughput ratios and their median.
+ * --ab=KEY=VALUE[,KEY=VALUE] (BENCH_AB): same alternating comparison, but against this service
+ *   started with those environment settings (e.g. --ab=PUBLISH_MAX_ITEMS=1: coalescing off).
+ * --baseline=DIR (BENCH_BASELINE): same, against another build of this package (DIR/dist/main.js,
+ *   e.g. an earlier commit unpacked and built), for before/after figures of a change.
+ * --ours-build=DIR (BENCH_OURS_BUILD): run another build as "ours" (e.g. the seed against the
+ *   Flask + Celery reference, to see the seed's own ratio in the same conditions).
+ * --rate (BENCH_RATE=1): coordinated-omission-safe open-loop runs (openloop.ts) at rising
+ *   constant rates per concurrency until p99 passes --p99-limit=ms (20); prints p50/p99/p999 per
+ *   rate and the highest rate that kept p99 within the limit. --rate-duration=s (5); --rates=a,b,…
+ *   (BENCH_RATES) fixed rates instead of the sweep (×1.3 per step from 50/200/500 req/s).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -15,12 +30,14 @@ import Redis from 'ioredis';
 import { LocalRabbit, LocalRedis, freePort, treeCpuSeconds } from '../devtools/local-servers';
 import { parseModelCard } from '../model/card';
 import { OnnxRunner } from '../model/runner';
+import { openLoop, type OpenLoopResult } from './openloop';
+import { startReference } from './reference';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<AcResult>;
 interface AcResult {
   requests: { average: number; total: number; sent: number };
-  latency: { p50: number; p99: number; p90: number; average: number; max: number };
+  latency: { p50: number; p99: number; p90: number; p99_9: number; average: number; max: number };
   non2xx: number; errors: number; timeouts: number; duration: number;
   statusCodeStats?: Record<string, { count: number }>;
 }
@@ -30,11 +47,13 @@ const FIXTURE = join(ROOT, 'test', 'fixtures', 'models', 'v1');
 
 function opt(name: string, env: string, dflt: string): string {
   const a = process.argv.find((x) => x === `--${name}` || x.startsWith(`--${name}=`));
-  if (a) return a.includes('=') ? a.split('=')[1] : '1';
+  if (a) return a.includes('=') ? a.slice(a.indexOf('=') + 1) : '1';
   return process.env[env] ?? dflt;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 
 async function waitReady(url: string, ms = 60000): Promise<void> {
   const end = Date.now() + ms;
@@ -115,14 +134,14 @@ async function main(): Promise<void> {
     HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'warn', QUEUE_NAME: 'bench', ...extra,
   });
   const main = join(ROOT, 'dist', 'main.js');
-  const startPair = async (nodeArgs: string[], queue: string) => {
+  const startPair = async (nodeArgs: string[], queue: string, extraEnv: Record<string, string> = {}, entry = main) => {
     const apiPort = await freePort();
     const started: ChildProcess[] = [];
-    const api = spawn(process.execPath, [...nodeArgs, main, 'api'], { env: env(apiPort, { QUEUE_NAME: queue }), stdio: ['ignore', 'ignore', 'inherit'] });
+    const api = spawn(process.execPath, [...nodeArgs, entry, 'api'], { env: env(apiPort, { QUEUE_NAME: queue, ...extraEnv }), stdio: ['ignore', 'ignore', 'inherit'] });
     started.push(api);
     for (let i = 0; i < workers; i++) {
       const wp = await freePort();
-      const w = spawn(process.execPath, [...nodeArgs, main, 'worker'], { env: env(wp, { QUEUE_NAME: queue }), stdio: ['ignore', 'ignore', 'inherit'] });
+      const w = spawn(process.execPath, [...nodeArgs, entry, 'worker'], { env: env(wp, { QUEUE_NAME: queue, ...extraEnv }), stdio: ['ignore', 'ignore', 'inherit'] });
       started.push(w);
       await waitReady(`http://127.0.0.1:${wp}`);
     }
@@ -136,12 +155,140 @@ async function main(): Promise<void> {
   const rc = new Redis({ host: '127.0.0.1', port: redis.port, password: redis.password });
   const doneCount = async () => Number((await rc.get('rayswarm:serving:stats:done')) ?? 0);
 
+  let refStop: (() => Promise<void>) | undefined;
+  const acRun = (url: string, connections: number, seconds: number) => autocannon({ url: `${url}/v1/predictions?wait=5000`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration: seconds, timeout: 10 });
+  const okRate = (r: AcResult) => (r.statusCodeStats?.['200']?.count ?? (r.requests.total - r.non2xx)) / r.duration;
+
+  /** This service and the Flask + Celery reference alternately, same load generator and concurrency. */
+  async function runCompare(): Promise<void> {
+    const pairs = Number(opt('pairs', 'BENCH_PAIRS', '5'));
+    const cs = opt('concurrency', 'BENCH_CONCURRENCY', '32').split(',').map(Number);
+    const gw = Number(process.env.REF_GUNICORN_WORKERS ?? 2);
+    const gt = Number(process.env.REF_GUNICORN_THREADS ?? 8);
+    const cc = Number(process.env.REF_CELERY_CONCURRENCY ?? 2);
+    const oursBuild = opt('ours-build', 'BENCH_OURS_BUILD', '');
+    const ours = await startPair([], 'bench', {}, oursBuild ? join(resolve(oursBuild), 'dist', 'main.js') : main);
+    if (oursBuild) console.log(`"ours" is the build in ${oursBuild}`);
+    let ref: { url: string };
+    if (abEnv || baseline) {
+      // A/B: "ref" is this service with the given environment, or another build (own queue)
+      const b = await startPair([], 'bench-b', abEnv ?? {}, baseline ? join(resolve(baseline), 'dist', 'main.js') : main);
+      ref = b;
+      refStop = () => stopPair(b.started);
+      console.log(`A/B: this build with defaults ("ours") vs ${baseline ? `the build in ${baseline}` : 'the same'}${abEnv ? ` with ${JSON.stringify(abEnv)}` : ''} ("ref"); ratio = defaults / variant; autocannon, POST /v1/predictions?wait=5000, ${duration}s per run, ${pairs} pairs per concurrency, order alternating`);
+    } else {
+      const r = await startReference({
+        amqpUrl: `amqp://guest:guest@127.0.0.1:${rabbit.port}`, redisUrl: `redis://:${redis.password}@127.0.0.1:${redis.port}/1`,
+        port: await freePort(), workDir: work, gunicornWorkers: gw, gunicornThreads: gt, celeryConcurrency: cc,
+      });
+      ref = r;
+      refStop = r.stop;
+      console.log(`compare: this service (1 API + ${workers} worker) vs Flask/gunicorn (${gw} ${gt > 1 ? `gthread workers × ${gt} threads` : 'sync workers'}) + Celery (${cc} prefork processes, acks_late) on the same RabbitMQ + Redis; autocannon, POST /v1/predictions?wait=5000, ${duration}s per run, ${pairs} pairs per concurrency, order alternating`);
+    }
+    await acRun(ours.url, 8, 3);
+    await acRun(ref.url, 8, 3);
+    const out: Record<string, unknown>[] = [];
+    for (const c of cs) {
+      console.log(`\nc=${c}\n  pair  order        ours pred/s  p50  p99  p999 ms | ref pred/s  p50  p99  p999 ms | ratio  load avg`);
+      const ratios: number[] = [];
+      for (let i = 0; i < pairs; i++) {
+        const first = i % 2 === 0 ? 'ours' : 'ref';
+        const res: Record<string, AcResult> = {};
+        for (const who of first === 'ours' ? ['ours', 'ref'] : ['ref', 'ours']) res[who] = await acRun(who === 'ours' ? ours.url : ref.url, c, duration);
+        const ratio = okRate(res.ours) / okRate(res.ref);
+        const stats = async (u: string) => {
+          const m = await (await fetch(`${u}/metrics`).catch(() => undefined))?.text().catch(() => '') ?? '';
+          const n = Number(/serving_coalesced_tasks_count\{[^}]*\} (\d+)/.exec(m)?.[1] ?? NaN);
+          const sum = Number(/serving_coalesced_tasks_sum\{[^}]*\} (\d+)/.exec(m)?.[1] ?? NaN);
+          return n ? ` ${(sum / n).toFixed(1)} tasks/msg (cumulative)` : '';
+        };
+        const coal = `${await stats(ours.url)}${abEnv || baseline ? ` |${await stats(ref.url)}` : ''}`;
+        ratios.push(ratio);
+        const f = (r: AcResult) => `${okRate(r).toFixed(0).padStart(6)} ${String(r.latency.p50).padStart(4)} ${String(r.latency.p99).padStart(4)} ${String(r.latency.p99_9).padStart(5)}${r.non2xx + r.errors + r.timeouts ? ` (${r.non2xx} non-2xx, ${r.errors + r.timeouts} errors)` : ''}`;
+        const la = loadavg();
+        console.log(`  ${String(i + 1).padStart(4)}  ${first === 'ours' ? 'ours, ref' : 'ref, ours'}   ${f(res.ours)}        | ${f(res.ref)}       | ${ratio.toFixed(2).padStart(5)}  ${la}${coal}`);
+        out.push({ c, pair: i + 1, first, ours: { rps: okRate(res.ours), p50: res.ours.latency.p50, p99: res.ours.latency.p99, p999: res.ours.latency.p99_9, non2xx: res.ours.non2xx, errors: res.ours.errors }, ref: { rps: okRate(res.ref), p50: res.ref.latency.p50, p99: res.ref.latency.p99, p999: res.ref.latency.p99_9, non2xx: res.ref.non2xx, errors: res.ref.errors }, ratio, loadavg: la });
+      }
+      console.log(`  c=${c}: throughput ratio per pair ${ratios.map((r) => r.toFixed(2)).join(', ')} → median ${median(ratios).toFixed(2)}x`);
+    }
+    mkdirSync(join(ROOT, '.bench'), { recursive: true });
+    writeFileSync(join(ROOT, '.bench', abEnv || baseline ? 'ab.json' : 'compare.json'), JSON.stringify({ at: new Date().toISOString(), workers, duration, ab: abEnv ?? null, baseline: baseline ?? null, pairs: out }, null, 2));
+    await stopPair(ours.started);
+  }
+
+  /** Open-loop constant-rate sweep per concurrency; p99 limit crossing. */
+  async function runRate(): Promise<void> {
+    const cs = opt('concurrency', 'BENCH_CONCURRENCY', '1,8,32,64').split(',').map(Number);
+    const limit = Number(opt('p99-limit', 'BENCH_P99_LIMIT', '20'));
+    const secs = Number(opt('rate-duration', 'BENCH_RATE_DURATION', '5'));
+    const ours = await startPair([], 'bench');
+    const target = `${ours.url}/v1/predictions?wait=5000`;
+    console.log(`constant-rate (open-loop, latency from each request's due time) POST /v1/predictions?wait=5000, ${secs}s per step, p99 limit ${limit} ms`);
+    await acRun(ours.url, 8, 3);
+    const all: (OpenLoopResult & { loadavg: string })[] = [];
+    const summary: string[] = [];
+    // Calibration: the same generator against a trivial Node HTTP server (child process) shows the
+    // latency floor of the machine as it is now (scheduling delays of a shared, loaded box).
+    const nullPort = await freePort();
+    const nullSrv = spawn(process.execPath, ['-e', `require('http').createServer((q,s)=>{q.resume();q.on('end',()=>s.end('{}'))}).listen(${nullPort},'127.0.0.1')`], { stdio: 'ignore' });
+    procs.push(nullSrv);
+    await sleep(500);
+    console.log('\ncalibration: trivial HTTP server (no broker, no model), same generator\n  conns  rate/s   p50 ms   p90 ms   p99 ms  p999 ms  load avg');
+    for (const c of cs) {
+      const rate = c === 1 ? 50 : c <= 8 ? 200 : 500;
+      const r = await openLoop({ url: `http://127.0.0.1:${nullPort}/`, body, connections: c, rate, durationS: secs });
+      all.push({ ...r, loadavg: `calibration ${loadavg()}` });
+      console.log(`  ${String(c).padStart(5)} ${String(rate).padStart(7)} ${r.p50.toFixed(1).padStart(8)} ${r.p90.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${r.p999.toFixed(1).padStart(8)}  ${loadavg()}`);
+    }
+    nullSrv.kill();
+    for (const c of cs) {
+      console.log(`\nc=${c} connections\n  target/s  achieved/s   p50 ms   p90 ms   p99 ms  p999 ms   max ms  non-2xx errors  load avg`);
+      const fixed = opt('rates', 'BENCH_RATES', '') ? opt('rates', 'BENCH_RATES', '').split(',').map(Number) : undefined;
+      let rate = fixed ? fixed[0] : c === 1 ? 50 : c <= 8 ? 200 : 500;
+      let best: OpenLoopResult | undefined;
+      let over: OpenLoopResult | undefined;
+      // warm the generator's own client path and the c sockets (1 s, discarded)
+      await openLoop({ url: target, body, connections: c, rate: fixed ? fixed[0] : rate, durationS: 1 });
+      for (let step = 0; step < (fixed ? fixed.length : 16); step++) {
+        if (fixed) rate = fixed[step];
+        const r = await openLoop({ url: target, body, connections: c, rate, durationS: secs });
+        const la = loadavg();
+        all.push({ ...r, loadavg: la });
+        console.log(`  ${String(rate).padStart(8)} ${r.achieved.toFixed(0).padStart(11)} ${r.p50.toFixed(1).padStart(8)} ${r.p90.toFixed(1).padStart(8)} ${r.p99.toFixed(1).padStart(8)} ${r.p999.toFixed(1).padStart(8)} ${r.max.toFixed(0).padStart(8)} ${String(r.non2xx).padStart(8)} ${String(r.errors).padStart(6)}  ${la}`);
+        if (r.p99 <= limit && r.errors === 0 && r.non2xx === 0) best = r;
+        else if (!fixed) { over = r; break; }
+        else over ??= r;
+        rate = Math.round(rate * 1.3 / 50) * 50;
+        await sleep(300);
+      }
+      summary.push(`  c=${String(c).padStart(2)}: p99 ≤ ${limit} ms up to ${best ? best.rate : '–'} req/s${best ? ` (p99 ${best.p99.toFixed(1)}, p999 ${best.p999.toFixed(1)} ms)` : ''}; ${over ? `crossed at ${over.rate} req/s (p99 ${over.p99.toFixed(1)} ms, achieved ${over.achieved.toFixed(0)}/s)` : 'not crossed in the sweep'}`);
+    }
+    console.log('\nwhere p99 crosses the limit:');
+    for (const l of summary) console.log(l);
+    mkdirSync(join(ROOT, '.bench'), { recursive: true });
+    writeFileSync(join(ROOT, '.bench', 'rate.json'), JSON.stringify({ at: new Date().toISOString(), workers, limit, secs, runs: all }, null, 2));
+    await stopPair(ours.started);
+  }
+
+  const abRaw = opt('ab', 'BENCH_AB', '');
+  const abEnv = abRaw ? Object.fromEntries(abRaw.split(',').map((kv) => [kv.split('=')[0], kv.split('=').slice(1).join('=')])) : undefined;
+  const baseline = opt('baseline', 'BENCH_BASELINE', '') || undefined;
+  const compare = opt('compare', 'BENCH_COMPARE', '0') === '1' || abEnv !== undefined || baseline !== undefined;
+  const rateMode = opt('rate', 'BENCH_RATE', '0') === '1';
   try {
+    if (compare) {
+      await runCompare();
+      return;
+    }
+    if (rateMode) {
+      await runRate();
+      return;
+    }
     const { url, started } = await startPair([], 'bench');
     const target = `${url}/v1/predictions?wait=5000`;
     const run = (connections: number, seconds: number) => autocannon({ url: target, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections, duration: seconds, timeout: 10 });
     await run(8, 3); // warm-up (JIT, connections, queue)
-    const rows: { c: number; rps: number; p50: number; p99: number; ok: number; non2xx: number; errors: number; done: number; cpu: Record<string, number> }[] = [];
+    const rows: { c: number; rps: number; p50: number; p99: number; p999: number; load: string; ok: number; non2xx: number; errors: number; done: number; cpu: Record<string, number> }[] = [];
     // CPU (cores used on average) per component during each level, from /proc
     const parts: [string, () => number][] = [
       ['api', () => treeCpuSeconds(started[0].pid!)],
@@ -159,21 +306,20 @@ async function main(): Promise<void> {
       const cpu = Object.fromEntries(parts.map(([k, f], i) => [k, (f() - cpu0[i]) / secs]));
       await sleep(500);
       const ok = r.statusCodeStats?.['200']?.count ?? (r.requests.total - r.non2xx);
-      rows.push({ c, rps: ok / r.duration, p50: r.latency.p50, p99: r.latency.p99, ok, non2xx: r.non2xx, errors: r.errors + r.timeouts, done: (await doneCount()) - before, cpu });
+      rows.push({ c, rps: ok / r.duration, p50: r.latency.p50, p99: r.latency.p99, p999: r.latency.p99_9, load: loadavg(), ok, non2xx: r.non2xx, errors: r.errors + r.timeouts, done: (await doneCount()) - before, cpu });
     }
     await stopPair(started);
     const ceil = await ceiling(card, readFileSync(join(FIXTURE, 'model.onnx')), row);
 
     console.log('\nsync predictions (POST /v1/predictions?wait=5000, one row each):');
-    console.log('  conc   pred/s    p50 ms   p99 ms   200s      non-2xx  errors  done in Redis  ratio to ceiling');
+    console.log('  conc   pred/s    p50 ms   p99 ms  p999 ms   200s      non-2xx  errors  done in Redis  ratio to ceiling  load avg');
     for (const r of rows) {
-      console.log(`  ${String(r.c).padStart(4)} ${r.rps.toFixed(0).padStart(8)} ${String(r.p50).padStart(9)} ${String(r.p99).padStart(8)}   ${String(r.ok).padEnd(9)} ${String(r.non2xx).padStart(7)} ${String(r.errors).padStart(7)}  ${String(r.done).padStart(13)}  ${(r.rps / ceil.single).toFixed(3)}`);
+      console.log(`  ${String(r.c).padStart(4)} ${r.rps.toFixed(0).padStart(8)} ${String(r.p50).padStart(9)} ${String(r.p99).padStart(8)} ${String(r.p999).padStart(8)}   ${String(r.ok).padEnd(9)} ${String(r.non2xx).padStart(7)} ${String(r.errors).padStart(7)}  ${String(r.done).padStart(13)}  ${(r.rps / ceil.single).toFixed(3).padStart(16)}  ${r.load}`);
     }
     console.log('\nCPU used per component (cores, averaged over each level; the machine has ' + cpus().length + '):');
     console.log('  conc  ' + Object.keys(rows[0].cpu).map((k) => k.padStart(15)).join(''));
     for (const r of rows) console.log(`  ${String(r.c).padStart(4)}  ` + Object.values(r.cpu).map((v) => v.toFixed(2).padStart(15)).join(''));
-    const loadavg = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-    console.log(`  (load average at the end: ${loadavg} — other processes on the machine compete for the same cores)`);
+    console.log(`  (load average at the end: ${loadavg()} — other processes on the machine compete for the same cores)`);
     console.log(`\nin-process ONNX ceiling (same model, onnxruntime-node, 1 intra-op thread): ${ceil.single.toFixed(0)} rows/s one row per run, ${ceil.batched.toFixed(0)} rows/s in batches of 32`);
     const at32 = rows.find((r) => r.c === 32);
     if (at32) console.log(`at concurrency 32: ${at32.rps.toFixed(0)} pred/s, p99 ${at32.p99} ms = ${(100 * at32.rps / ceil.single).toFixed(1)}% of the single-row ceiling (${(100 * at32.rps / ceil.batched).toFixed(1)}% of the batched one)`);
@@ -200,6 +346,7 @@ async function main(): Promise<void> {
       }
     }
   } finally {
+    await refStop?.();
     rc.disconnect();
     await Promise.all(procs.map((p) => new Promise<void>((r) => { if (p.exitCode !== null || p.signalCode !== null) return r(); p.once('exit', () => r()); p.kill('SIGKILL'); })));
     await Promise.all([rabbit.destroy(), redis.destroy()]);

@@ -7,7 +7,7 @@ import type { Config } from '../config';
 import { createMetrics, setModelVersion, type Metrics } from '../metrics';
 import { ModelFollower, type LoadedModel } from '../model/follower';
 import { ResultStore, type TaskRecord } from '../results';
-import { parseTask, type TaskMessage } from '../task';
+import { parseTask, type ParsedTask, type TaskItem } from '../task';
 
 interface Delivery {
   readonly msg: ConsumeMessage;
@@ -15,11 +15,19 @@ interface Delivery {
   readonly ch: Channel;
 }
 
+/** A delivery with its message parsed (a group of one or more tasks) or the parse error. */
+interface Parsed extends Delivery {
+  readonly task?: ParsedTask;
+  readonly parseError?: string;
+  readonly size: number;
+}
+
+/** What happened to one task of a delivery. */
 interface Outcome {
-  readonly d: Delivery;
+  readonly d: Parsed;
   readonly attempt: number;
-  readonly record?: TaskRecord; // final (done/failed) → store, then ack/reject
-  readonly retry?: string; // inference error below MAX_ATTEMPTS → nack(requeue)
+  readonly record?: TaskRecord; // final (done/failed) → store
+  readonly retry?: string; // inference error below MAX_ATTEMPTS → the message is requeued
   readonly notify?: string;
   readonly deadLetter?: boolean;
 }
@@ -45,7 +53,7 @@ export function withTimeLimit<T>(p: Promise<T>, ms: number): Promise<T> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Reorders a task's rows into the model's feature order (identity when orders match). */
-export function alignRows(task: TaskMessage, model: LoadedModel): readonly (readonly number[])[] {
+export function alignRows<T extends { readonly features: readonly string[]; readonly rows: readonly (readonly number[])[] }>(task: T, model: LoadedModel): readonly (readonly number[])[] {
   const names = model.card.features.map((f) => f.name);
   if (names.length === task.features.length && names.every((n, i) => n === task.features[i])) return task.rows;
   const idx = names.map((n) => task.features.indexOf(n));
@@ -70,7 +78,7 @@ export async function startWorker(cfg: Config, log: Logger): Promise<WorkerHandl
 
   let stopping = false;
   const consumers = new Map<Channel, string>();
-  const buffer: Delivery[] = [];
+  const buffer: Parsed[] = [];
   let flushScheduled = false;
   const inFlight = new Set<Promise<void>>();
 
@@ -90,19 +98,34 @@ export async function startWorker(cfg: Config, log: Logger): Promise<WorkerHandl
   });
   channel.on('error', (err) => log.warn({ err: err.message }, 'consume channel setup error'));
 
+  let bufferedItems = 0;
+
   function onMessage(d: Delivery): void {
-    buffer.push(d);
-    if (buffer.length >= cfg.batchMax) flush();
+    let p: Parsed;
+    try {
+      const task = parseTask(d.msg.content);
+      p = { ...d, task, size: task.items.length };
+    } catch (e) {
+      p = { ...d, parseError: (e as Error).message, size: 1 };
+    }
+    buffer.push(p);
+    bufferedItems += p.size;
+    if (bufferedItems >= cfg.batchMax) flush();
     else if (!flushScheduled) {
       flushScheduled = true;
       setImmediate(flush);
     }
   }
 
+  /** Takes whole deliveries off the buffer until about WORKER_BATCH_MAX tasks; each batch runs concurrently. */
   function flush(): void {
     flushScheduled = false;
     while (buffer.length) {
-      const batch = buffer.splice(0, cfg.batchMax);
+      let n = 0;
+      let k = 0;
+      while (k < buffer.length && (k === 0 || n + buffer[k].size <= cfg.batchMax)) n += buffer[k++].size;
+      const batch = buffer.splice(0, k);
+      bufferedItems -= n;
       const p = processBatch(batch).catch((e: unknown) => log.error({ err: e }, 'batch processing crashed; messages will be redelivered'));
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));
@@ -114,11 +137,11 @@ export async function startWorker(cfg: Config, log: Logger): Promise<WorkerHandl
     return (typeof c === 'number' ? c : Number(c ?? 0) || 0) + 1;
   }
 
-  function failure(d: Delivery, task: TaskMessage | undefined, id: string, reason: string, model: LoadedModel | undefined, permanent: boolean): Outcome {
+  function failure(d: Parsed, id: string, reason: string, model: LoadedModel | undefined, permanent: boolean): Outcome {
     const attempt = attemptOf(d);
     if (!permanent && attempt < cfg.maxAttempts) return { d, attempt, retry: reason };
     return {
-      d, attempt, deadLetter: true, notify: task?.notify,
+      d, attempt, deadLetter: true, notify: d.task?.notify,
       record: { id, status: 'failed', result: null, modelVersion: model?.version ?? null, error: `${reason.replace(/\s+/g, ' ').trim()} (after ${attempt} attempt${attempt > 1 ? 's' : ''})`, attempts: attempt, worker: workerId, finishedAt: new Date().toISOString() },
     };
   }
@@ -130,53 +153,61 @@ export async function startWorker(cfg: Config, log: Logger): Promise<WorkerHandl
     return out;
   }
 
-  async function processBatch(batch: Delivery[]): Promise<void> {
-    const model = follower.current!; // captured: the whole batch runs on (and is stamped with) one version
-    const outcomes: Outcome[] = [];
-    const ok: { d: Delivery; task: TaskMessage; rows: readonly (readonly number[])[] }[] = [];
-    for (const d of batch) {
-      let task: TaskMessage | undefined;
-      try {
-        task = parseTask(d.msg.content);
-      } catch (e) {
-        const id = d.msg.properties.messageId as string | undefined;
-        if (id) outcomes.push(failure(d, undefined, id, `malformed task: ${(e as Error).message}`, model, true));
-        else outcomes.push({ d, attempt: attemptOf(d), deadLetter: true });
-        continue;
-      }
-      try {
-        ok.push({ d, task, rows: alignRows(task, model) });
-      } catch (e) {
-        outcomes.push(failure(d, task, task.id, (e as Error).message, model, false));
-      }
-    }
-    const finishedAt = () => new Date().toISOString();
-    const done = (x: (typeof ok)[number], values: number[]): Outcome => ({
-      d: x.d, attempt: attemptOf(x.d), notify: x.task.notify,
-      record: { id: x.task.id, status: 'done', result: x.task.kind === 'single' ? values[0] : values, modelVersion: model.version, error: null, attempts: attemptOf(x.d), worker: workerId, finishedAt: finishedAt() },
+  type Unit = { d: Parsed; item: TaskItem; rows: readonly (readonly number[])[] };
+
+  /** ONNX runs of up to WORKER_BATCH_MAX tasks; a failing run is retried task by task so a poison task cannot fail its neighbours. */
+  async function runUnits(model: LoadedModel, units: Unit[], outcomes: Outcome[]): Promise<void> {
+    const done = (x: Unit, values: number[]): Outcome => ({
+      d: x.d, attempt: attemptOf(x.d), notify: x.d.task?.notify,
+      record: { id: x.item.id, status: 'done', result: x.item.kind === 'single' ? values[0] : values, modelVersion: model.version, error: null, attempts: attemptOf(x.d), worker: workerId, finishedAt: new Date().toISOString() },
     });
-    if (ok.length) {
+    for (let c = 0; c < units.length; c += cfg.batchMax) {
+      const chunk = units.slice(c, c + cfg.batchMax);
       let all: number[] | undefined;
+      let err: unknown;
       try {
-        all = await infer(model, ok.flatMap((x) => x.rows));
-      } catch {
-        all = undefined; // isolate the bad task(s): run one by one below
+        all = await infer(model, chunk.flatMap((x) => x.rows));
+      } catch (e) {
+        err = e; // isolate the bad task(s): run one by one below
       }
       if (all) {
         let o = 0;
-        for (const x of ok) { outcomes.push(done(x, all.slice(o, o + x.rows.length))); o += x.rows.length; }
-      } else {
-        for (const x of ok) {
-          try {
-            outcomes.push(done(x, await infer(model, x.rows)));
-          } catch (e) {
-            const reason = e instanceof TimeLimitExceeded ? e.message : `inference error: ${(e as Error).message}`;
-            outcomes.push(failure(x.d, x.task, x.task.id, reason, model, false));
-          }
+        for (const x of chunk) { outcomes.push(done(x, all.slice(o, o + x.rows.length))); o += x.rows.length; }
+        continue;
+      }
+      for (const x of chunk) {
+        try {
+          if (chunk.length === 1) throw err; // that run was this task alone
+          outcomes.push(done(x, await infer(model, x.rows)));
+        } catch (e) {
+          const reason = e instanceof TimeLimitExceeded ? e.message : `inference error: ${(e as Error).message}`;
+          outcomes.push(failure(x.d, x.item.id, reason, model, false));
         }
       }
     }
-    // Store every final record (one round trip), retrying while Redis is down; only then ack.
+  }
+
+  async function processBatch(batch: Parsed[]): Promise<void> {
+    const model = follower.current!; // captured: the whole batch runs on (and is stamped with) one version
+    const outcomes: Outcome[] = [];
+    const units: Unit[] = [];
+    for (const d of batch) {
+      if (!d.task) {
+        const id = d.msg.properties.messageId as string | undefined;
+        if (id) outcomes.push(failure(d, id, `malformed task: ${d.parseError}`, model, true));
+        else outcomes.push({ d, attempt: attemptOf(d), deadLetter: true });
+        continue;
+      }
+      for (const item of d.task.items) {
+        try {
+          units.push({ d, item, rows: alignRows({ features: d.task.features, rows: item.rows }, model) });
+        } catch (e) {
+          outcomes.push(failure(d, item.id, (e as Error).message, model, false));
+        }
+      }
+    }
+    if (units.length) await runUnits(model, units, outcomes);
+    // Store every final record (one script call), retrying while Redis is down; only then ack.
     const finals = outcomes.filter((o) => o.record);
     let stored: number[] = [];
     if (finals.length) {
@@ -191,25 +222,32 @@ export async function startWorker(cfg: Config, log: Logger): Promise<WorkerHandl
         }
       }
     }
+    // Per delivery: any task to retry → requeue the message (tasks already final are not stored
+    // again on redelivery); any task failed for good → dead-letter it; otherwise ack.
+    const rank = { ack: 0, dead: 1, retry: 2 } as const;
+    const verdict = new Map<Parsed, keyof typeof rank>();
+    const raise = (d: Parsed, v: keyof typeof rank) => { if (rank[v] >= rank[verdict.get(d) ?? 'ack']) verdict.set(d, v); };
     let i = 0;
     for (const o of outcomes) {
+      if (o.record) {
+        const isNew = stored[i++] === 1;
+        metrics.tasks.inc({ outcome: isNew ? o.record.status : 'duplicate' });
+        if (o.deadLetter) log.warn({ id: o.record.id, attempt: o.attempt, error: o.record.error }, 'task failed; dead-lettering');
+        raise(o.d, o.deadLetter ? 'dead' : 'ack');
+      } else if (o.deadLetter) {
+        metrics.tasks.inc({ outcome: 'failed' });
+        log.warn({ attempt: o.attempt }, 'unidentifiable malformed message; dead-lettering');
+        raise(o.d, 'dead');
+      } else {
+        metrics.tasks.inc({ outcome: 'retried' });
+        log.warn({ id: o.d.msg.properties.messageId, attempt: o.attempt, reason: o.retry }, 'task failed; will be retried');
+        raise(o.d, 'retry');
+      }
+    }
+    for (const [d, v] of verdict) {
       try {
-        if (o.record) {
-          const isNew = stored[i++] === 1;
-          metrics.tasks.inc({ outcome: isNew ? o.record.status : 'duplicate' });
-          if (o.deadLetter) {
-            log.warn({ id: o.record.id, attempt: o.attempt, error: o.record.error }, 'task failed; dead-lettering');
-            o.d.ch.nack(o.d.msg, false, false);
-          } else o.d.ch.ack(o.d.msg);
-        } else if (o.deadLetter) {
-          metrics.tasks.inc({ outcome: 'failed' });
-          log.warn({ attempt: o.attempt }, 'unidentifiable malformed message; dead-lettering');
-          o.d.ch.nack(o.d.msg, false, false);
-        } else {
-          metrics.tasks.inc({ outcome: 'retried' });
-          log.warn({ id: o.d.msg.properties.messageId, attempt: o.attempt, reason: o.retry }, 'task failed; will be retried');
-          o.d.ch.nack(o.d.msg, false, true);
-        }
+        if (v === 'ack') d.ch.ack(d.msg);
+        else d.ch.nack(d.msg, false, v === 'retry');
       } catch (e) {
         log.warn({ err: (e as Error).message }, 'ack/nack on a closed channel; the broker redelivers the task');
       }
