@@ -40,6 +40,30 @@ def _load() -> str:
         return "load average unknown"
 
 
+def session_cpu() -> float | None:
+    """CPU seconds used so far by the live processes of this session (the driver and, for a
+    local Ray, its raylet, GCS, workers and daemons). Linux /proc; None elsewhere."""
+    try:
+        sid, tick, total = os.getsid(0), os.sysconf("SC_CLK_TCK"), 0
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[3]) == sid:  # fields after "(comm)": state ppid pgrp session ...
+                total += int(fields[11]) + int(fields[12])  # utime stime
+        return total / tick
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _cpu_text(seconds: float | None) -> str:
+    return "unknown" if seconds is None else f"{seconds:.1f} s"
+
+
 def _key(cfg: dict) -> str:
     return json.dumps(cfg, sort_keys=True)
 
@@ -56,6 +80,7 @@ def _run_pool(X, y, configs, args):
     failed = [t.error for t in trials if t.error is not None]
     scores = {_key(t.config): t.metrics.get("rmse") for t in trials}
     busy = sum(t.busy_s for t in trials)
+    print(f"bench: pool: CPU time of the folds in the workers {sum(t.cpu_s for t in trials):.1f} s")
     return scores, busy, failed
 
 
@@ -124,6 +149,7 @@ def main(argv=None) -> int:
     from threadpoolctl import threadpool_limits
 
     seq_scores, seq_times = [], []
+    c0 = time.process_time()
     t0 = time.perf_counter()
     with threadpool_limits(limits=1):
         for cfg in configs:
@@ -131,8 +157,9 @@ def main(argv=None) -> int:
             seq_scores.append(cv_score(cfg, X, y, args.folds, 42))
             seq_times.append(time.perf_counter() - t1)
     seq = time.perf_counter() - t0
+    seq_cpu = time.process_time() - c0
     print(f"bench: sequential scikit-learn: {seq:.1f} s, {args.trials / seq * 60:.1f} trials/min, "
-          f"mean trial {seq / args.trials:.2f} s ({_load()})")
+          f"mean trial {seq / args.trials:.2f} s, CPU {seq_cpu:.1f} s ({_load()})")
 
     # (b) Ray. Workers at the sequential run's priority (Ray's default nice 15 halves their
     # share on a shared machine; export RAY_worker_niceness=15 to see it).
@@ -161,10 +188,12 @@ def main(argv=None) -> int:
         cpus = int(ray.cluster_resources().get("CPU", 0))
         nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
         cpu_nodes = sum(1 for n in ray.nodes() if n.get("Alive") and n["Resources"].get("CPU"))
+        s0 = session_cpu()
         t0 = time.perf_counter()
         run = _run_pool if args.engine == "pool" else _run_tune
         ray_scores, busy, failed = run(X, y, ray_configs, args)
         par = time.perf_counter() - t0
+        s1 = session_cpu()
     finally:
         if own_ray:
             ray.shutdown()
@@ -176,6 +205,10 @@ def main(argv=None) -> int:
           f"{cpus} CPUs): {par:.1f} s, {args.trials / par * 60:.1f} trials/min (+{startup:.1f} s "
           f"ray.init; trials busy {busy:.1f} s in total, mean concurrency {busy / par:.2f}) "
           f"({_load()})")
+    ray_cpu = None if s0 is None or s1 is None else s1 - s0
+    print(f"bench: CPU time of this session's processes during the search: "
+          f"{_cpu_text(ray_cpu)} (sequential: {seq_cpu:.1f} s)"
+          + (" - a remote cluster's processes are not counted" if args.address else ""))
 
     print("bench: CV scores (rmse), configuration by configuration:")
     differ = []
@@ -192,6 +225,13 @@ def main(argv=None) -> int:
         print(f"bench: CV scores differ for {len(differ)} of {len(configs)} configurations "
               f"(#{', #'.join(map(str, differ))}): no speedup is reported")
         return 1
+    if ray_cpu and not args.address:
+        # Load-independent: what the search costs in CPU against the sequential run. On idle
+        # cores the wall-clock ratio cannot exceed this; under load the kernel's autogroup
+        # scheduling gives one session a fixed CPU share, so the wall-clock ratio says more
+        # about the other sessions than about Ray (docs/benchmarks.md).
+        print(f"bench: CPU-bound estimate for {cpus} idle CPUs (not a measurement): "
+              f"{cpus * seq_cpu / ray_cpu:.2f}x = {cpus} x sequential CPU / Ray-side CPU")
     print(f"bench: all {len(configs)} CV scores identical; speedup {seq / par:.2f}x (search), "
           f"{seq / (par + warm):.2f}x with the workers' start, "
           f"{seq / (par + warm + startup):.2f}x with ray.init too")

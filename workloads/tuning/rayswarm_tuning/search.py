@@ -56,7 +56,8 @@ class Trial:
     limit: int = 0  # folds allowed before the next ASHA decision
     next_fold: int = 0
     done_folds: int = 0
-    busy_s: float = 0.0
+    busy_s: float = 0.0  # wall seconds of its folds in the workers
+    cpu_s: float = 0.0  # CPU seconds of its folds in the workers
     status: str = "pending"  # pending | running | finished | stopped | failed
     error: str | None = None
     metrics: dict = field(default_factory=dict)
@@ -97,7 +98,7 @@ _LIMITS = []  # threadpoolctl limiter of this worker process (kept alive)
 
 
 def _run_folds(X, y, splits, seed: int, batch: list) -> list:
-    """batch: [(trial, fold, config)] -> [(trial, fold, rmse | None, seconds, error)]."""
+    """batch: [(trial, fold, config)] -> [(trial, fold, rmse | None, seconds, cpu seconds, error)]."""
     from .families import fold_score
 
     if not _LIMITS:  # one CPU per task: BLAS/OpenMP too (once per worker process)
@@ -106,14 +107,15 @@ def _run_folds(X, y, splits, seed: int, batch: list) -> list:
         _LIMITS.append(threadpool_limits(limits=1))
     out = []
     for trial, fold, config in batch:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         try:
             train_idx, val_idx = splits[fold]
             score = fold_score(config, X, y, train_idx, val_idx, seed)
-            out.append((trial, fold, score, time.perf_counter() - t0, None))
+            error = None
         except Exception as exc:  # a bad configuration fails its trial, not the search
-            out.append((trial, fold, None, time.perf_counter() - t0,
-                        f"{type(exc).__name__}: {exc}"))
+            score, error = None, f"{type(exc).__name__}: {exc}"
+        out.append((trial, fold, score, time.perf_counter() - t0, time.process_time() - c0,
+                    error))
     return out
 
 
@@ -268,9 +270,10 @@ def run_pool_search(X: np.ndarray, y: np.ndarray, configs: list[dict], *, folds:
 
     def handle(batch_result: list) -> None:
         nonlocal est_done, meas_done
-        for i, fold, score, seconds, error in batch_result:
+        for i, fold, score, seconds, cpu, error in batch_result:
             t = trials[i]
             t.busy_s += seconds
+            t.cpu_s += cpu
             if t.terminal or t.fold_rmse[fold] is not None:
                 continue
             if error is not None:
