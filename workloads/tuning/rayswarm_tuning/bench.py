@@ -115,7 +115,7 @@ def main(argv=None) -> int:
                    help="run the Ray side on this existing cluster (host:port) instead of a "
                         "local Ray; it uses every CPU of the cluster")
     p.add_argument("--engine", choices=["pool", "tune"], default="pool",
-                   help="pool: the search engine (search.py, fold tasks on actors); tune: one Ray "
+                   help="pool: the search engine (search.py, fold tasks on Ray); tune: one Ray "
                         "Tune trial per configuration (the previous engine, for comparison)")
     p.add_argument("--schedule", choices=["lpt", "given"], default="lpt",
                    help="pool engine: longest expected fold first (default), or folds in the "

@@ -1,7 +1,7 @@
 """Model families, their hyperparameter ranges and cross-validated scoring.
 
-One table (SPACE) drives both the Ray Tune search space and the plain-numpy sampler used by the
-sequential benchmark, so both explore the same space.
+One table (SPACE) drives the numpy sampler of the search (and of the benchmark) and the Ray Tune
+search space (raytune.py, for the benchmark's comparison), so all explore the same space.
 """
 
 from __future__ import annotations
