@@ -4,7 +4,7 @@ sides' CV scores and the speedup.
 
   python -m rayswarm_tuning.bench [--data builtin:friedman1] [--rows N] [--trials 32]
       [--folds 5] [--seed 0] [--num-cpus N | --address HOST:PORT] [--engine pool|tune]
-      [--schedule lpt|given] [--order sampled|longest-first]
+      [--schedule lpt|given] [--order sampled|longest-first] [--repeat N]
 
 Both runs do identical work: the same N configurations sampled from the tuning search space
 (every family), each scored by full K-fold cross-validation on the training split, no early
@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import time
 
 import numpy as np
@@ -128,7 +129,12 @@ def main(argv=None) -> int:
                         "(default), or pre-sorted longest first by the sequential run's times")
     p.add_argument("--rows", type=int, default=None,
                    help="rows of builtin:friedman1 (default 4000); 20000 gives trials of ~3 s")
+    p.add_argument("--repeat", type=int, default=1,
+                   help="alternate the sequential and the Ray run this many times (same load "
+                        "for both, on a shared machine) and print the median ratio")
     args = p.parse_args(argv)
+    if args.repeat < 1:
+        p.error("--repeat must be >= 1")
 
     if args.rows is not None:
         if args.rows < 100:
@@ -143,75 +149,103 @@ def main(argv=None) -> int:
     print(f"bench: {args.trials} configurations {counts}, {args.folds}-fold CV on "
           f"{len(y)} training rows of {args.data}; {os.cpu_count()} cores, Python "
           f"{platform.python_version()}")
-    print(f"bench: before sequential: {_load()}")
-
-    # (a) sequential, single-threaded scikit-learn in this process
-    from threadpoolctl import threadpool_limits
-
-    seq_scores, seq_times = [], []
-    c0 = time.process_time()
-    t0 = time.perf_counter()
-    with threadpool_limits(limits=1):
-        for cfg in configs:
-            t1 = time.perf_counter()
-            seq_scores.append(cv_score(cfg, X, y, args.folds, 42))
-            seq_times.append(time.perf_counter() - t1)
-    seq = time.perf_counter() - t0
-    seq_cpu = time.process_time() - c0
-    print(f"bench: sequential scikit-learn: {seq:.1f} s, {args.trials / seq * 60:.1f} trials/min, "
-          f"mean trial {seq / args.trials:.2f} s, CPU {seq_cpu:.1f} s ({_load()})")
-
-    # (b) Ray. Workers at the sequential run's priority (Ray's default nice 15 halves their
-    # share on a shared machine; export RAY_worker_niceness=15 to see it).
+    # Workers at the sequential run's priority (Ray's default nice 15 halves their share on a
+    # shared machine; export RAY_worker_niceness=15 to see it).
     os.environ.setdefault("RAY_worker_niceness", "0")
     import ray
 
     from .tune import init_ray
 
-    ray_configs = list(configs)
-    if args.order == "longest-first":
-        ray_configs = [c for _, c in sorted(zip(seq_times, configs), key=lambda tc: -tc[0])]
-    print(f"bench: before Ray: {_load()}")
     own_ray = not ray.is_initialized()
-    t0 = time.perf_counter()
-    init_ray(args.address, None if args.address else args.num_cpus)
-    startup = time.perf_counter() - t0
+    pairs = []  # (sequential s, Ray search s) per repetition
     try:
-        warm = 0.0
-        if args.engine == "pool":  # start the workers (import scikit-learn) before the clock,
-            from .search import warm_up  # as the sequential side imported it before its clock
+        for rep in range(1, args.repeat + 1):
+            tag = f"[{rep}/{args.repeat}] " if args.repeat > 1 else ""
+            seq, seq_scores, seq_times, seq_cpu = _sequential(X, y, configs, args.folds, tag)
+            ray_configs = list(configs)
+            if args.order == "longest-first":
+                ray_configs = [c for _, c in sorted(zip(seq_times, configs), key=lambda tc: -tc[0])]
+            print(f"bench: {tag}before Ray: {_load()}")
+            if rep == 1:
+                t0 = time.perf_counter()
+                init_ray(args.address, None if args.address else args.num_cpus)
+                startup = time.perf_counter() - t0
+                warm = 0.0
+                if args.engine == "pool":  # start the workers (import scikit-learn) before the
+                    from .search import warm_up  # clock, as the sequential side did
 
+                    t0 = time.perf_counter()
+                    n = warm_up()
+                    warm = time.perf_counter() - t0
+                    print(f"bench: {n} Ray workers started and warm in {warm:.1f} s")
+                cpus = int(ray.cluster_resources().get("CPU", 0))
+                alive = [n for n in ray.nodes() if n.get("Alive")]
+                nodes, cpu_nodes = len(alive), sum(1 for n in alive if n["Resources"].get("CPU"))
+            s0 = session_cpu()
             t0 = time.perf_counter()
-            n = warm_up()
-            warm = time.perf_counter() - t0
-            print(f"bench: {n} Ray workers started and warm in {warm:.1f} s")
-        cpus = int(ray.cluster_resources().get("CPU", 0))
-        nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
-        cpu_nodes = sum(1 for n in ray.nodes() if n.get("Alive") and n["Resources"].get("CPU"))
-        s0 = session_cpu()
-        t0 = time.perf_counter()
-        run = _run_pool if args.engine == "pool" else _run_tune
-        ray_scores, busy, failed = run(X, y, ray_configs, args)
-        par = time.perf_counter() - t0
-        s1 = session_cpu()
+            run = _run_pool if args.engine == "pool" else _run_tune
+            ray_scores, busy, failed = run(X, y, ray_configs, args)
+            par = time.perf_counter() - t0
+            s1 = session_cpu()
+            if failed:
+                raise SystemExit(f"bench: {len(failed)} Ray trials failed: {failed[0]}")
+            where = f"cluster {args.address}" if args.address else "local Ray"
+            what = f"engine {args.engine}" + (
+                f", schedule {args.schedule}" if args.engine == "pool" else "")
+            print(f"bench: {tag}Ray ({what}, order {args.order}; {where}: {nodes} nodes, "
+                  f"{cpu_nodes} with CPUs, {cpus} CPUs): {par:.1f} s, "
+                  f"{args.trials / par * 60:.1f} trials/min (+{startup:.1f} s ray.init; trials "
+                  f"busy {busy:.1f} s in total, mean concurrency {busy / par:.2f}) ({_load()})")
+            # Live processes only: Ray Tune's trial actors are gone by now, so not for it.
+            ray_cpu = None if s0 is None or s1 is None or args.engine != "pool" else s1 - s0
+            if not args.address:
+                print(f"bench: {tag}CPU time of this session's processes during the search: "
+                      f"{_cpu_text(ray_cpu)} (sequential: {seq_cpu:.1f} s)")
+            if not _same_scores(configs, seq_scores, ray_scores, tag):
+                return 1
+            if ray_cpu and not args.address:  # pool engine on a local Ray only
+                # Load-independent: what the search costs in CPU against the sequential run.
+                # Under load the kernel's autogroup scheduling gives one session a fixed CPU
+                # share, so the wall-clock ratio says more about the other sessions than about
+                # Ray (docs/benchmarks.md).
+                print(f"bench: {tag}CPU-bound estimate for {cpus} idle CPUs (not a "
+                      f"measurement): {cpus * seq_cpu / ray_cpu:.2f}x = {cpus} x sequential CPU "
+                      f"/ Ray-side CPU")
+            print(f"bench: {tag}all {len(configs)} CV scores identical; speedup {seq / par:.2f}x "
+                  f"(search), {seq / (par + warm):.2f}x with the workers' start, "
+                  f"{seq / (par + warm + startup):.2f}x with ray.init too")
+            pairs.append((seq, par))
     finally:
-        if own_ray:
+        if own_ray and ray.is_initialized():
             ray.shutdown()
-    if failed:
-        raise SystemExit(f"bench: {len(failed)} Ray trials failed: {failed[0]}")
-    where = f"cluster {args.address}" if args.address else "local Ray"
-    what = f"engine {args.engine}" + (f", schedule {args.schedule}" if args.engine == "pool" else "")
-    print(f"bench: Ray ({what}, order {args.order}; {where}: {nodes} nodes, {cpu_nodes} with CPUs, "
-          f"{cpus} CPUs): {par:.1f} s, {args.trials / par * 60:.1f} trials/min (+{startup:.1f} s "
-          f"ray.init; trials busy {busy:.1f} s in total, mean concurrency {busy / par:.2f}) "
-          f"({_load()})")
-    # Counts the live processes only: Ray Tune's trial actors are gone by now, so not for it.
-    ray_cpu = None if s0 is None or s1 is None or args.engine != "pool" else s1 - s0
-    if not args.address:
-        print(f"bench: CPU time of this session's processes during the search: "
-              f"{_cpu_text(ray_cpu)} (sequential: {seq_cpu:.1f} s)")
+    if len(pairs) > 1:
+        ratios = sorted(sq / pr for sq, pr in pairs)
+        print(f"bench: {len(pairs)} alternating pairs, speedup (search) per pair "
+              f"{', '.join(f'{r:.2f}x' for r in ratios)}; median {statistics.median(ratios):.2f}x")
+    return 0
 
-    print("bench: CV scores (rmse), configuration by configuration:")
+
+def _sequential(X, y, configs, folds, tag=""):
+    """Single-threaded scikit-learn in this process: (wall s, scores, per-trial s, CPU s)."""
+    from threadpoolctl import threadpool_limits
+
+    print(f"bench: {tag}before sequential: {_load()}")
+    scores, times = [], []
+    c0, t0 = time.process_time(), time.perf_counter()
+    with threadpool_limits(limits=1):
+        for cfg in configs:
+            t1 = time.perf_counter()
+            scores.append(cv_score(cfg, X, y, folds, 42))
+            times.append(time.perf_counter() - t1)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"bench: {tag}sequential scikit-learn: {wall:.1f} s, {len(configs) / wall * 60:.1f} "
+          f"trials/min, mean trial {wall / len(configs):.2f} s, CPU {cpu:.1f} s ({_load()})")
+    return wall, scores, times, cpu
+
+
+def _same_scores(configs, seq_scores, ray_scores, tag="") -> bool:
+    """Print both sides' CV score of every configuration; True when all are the same float."""
+    print(f"bench: {tag}CV scores (rmse), configuration by configuration:")
     differ = []
     for i, (cfg, s) in enumerate(zip(configs, seq_scores)):
         r = ray_scores.get(_key(cfg))
@@ -220,23 +254,12 @@ def main(argv=None) -> int:
             differ.append(i)
         print(f"bench:   #{i:<3d} {cfg['family']:<22s} sequential {s!r:<20} ray {r!r:<20} "
               f"{'same' if same else 'DIFFERENT'}")
-    print(f"bench: best cv rmse {min(seq_scores):.6f}")
-    print(f"bench: after: {_load()}")
+    print(f"bench: {tag}best cv rmse {min(seq_scores):.6f}")
+    print(f"bench: {tag}after: {_load()}")
     if differ:
-        print(f"bench: CV scores differ for {len(differ)} of {len(configs)} configurations "
+        print(f"bench: {tag}CV scores differ for {len(differ)} of {len(configs)} configurations "
               f"(#{', #'.join(map(str, differ))}): no speedup is reported")
-        return 1
-    if ray_cpu and not args.address:  # pool engine on a local Ray only
-        # Load-independent: what the search costs in CPU against the sequential run. On idle
-        # cores the wall-clock ratio cannot exceed this; under load the kernel's autogroup
-        # scheduling gives one session a fixed CPU share, so the wall-clock ratio says more
-        # about the other sessions than about Ray (docs/benchmarks.md).
-        print(f"bench: CPU-bound estimate for {cpus} idle CPUs (not a measurement): "
-              f"{cpus * seq_cpu / ray_cpu:.2f}x = {cpus} x sequential CPU / Ray-side CPU")
-    print(f"bench: all {len(configs)} CV scores identical; speedup {seq / par:.2f}x (search), "
-          f"{seq / (par + warm):.2f}x with the workers' start, "
-          f"{seq / (par + warm + startup):.2f}x with ray.init too")
-    return 0
+    return not differ
 
 
 if __name__ == "__main__":
