@@ -31,11 +31,11 @@ mkdir -p "$(dirname "$out")"
 tmp="$out.tmp.$$"
 rm -rf "$tmp"
 trap 'rm -rf "$tmp"' EXIT
-log "tuning on the Ray cluster at $address: $trials trials, time budget ${budget}s"
+log "tuning on the Ray cluster at $address: $trials trials, time budget ${budget}s; progress every 10s"
 start=$(date +%s)
 if ! (cd "$tuning_src" && PYTHONPATH="$tuning_src" "$RAY_VENV/bin/python" -m rayswarm_tuning.tune \
   --data builtin:diabetes --target target --out "$tmp" --address "$address" \
-  --trials "$trials" --time-budget "$budget") >&2; then
+  --trials "$trials" --time-budget "$budget" --progress-interval 10) >&2; then
   die "the tuning job failed (see the lines above)"
 fi
 [[ -f "$tmp/model.onnx" && -f "$tmp/model.json" ]] || die "the tuning job wrote no model.onnx/model.json"

@@ -1,7 +1,7 @@
 """Model families, their hyperparameter ranges and cross-validated scoring.
 
-One table (SPACE) drives both the Ray Tune search space and the plain-numpy sampler used by the
-sequential benchmark, so both explore the same space.
+One table (SPACE) drives the numpy sampler of the search (and of the benchmark) and the Ray Tune
+search space (raytune.py, for the benchmark's comparison), so all explore the same space.
 """
 
 from __future__ import annotations
@@ -112,15 +112,31 @@ def rmse(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.sqrt(np.mean((np.asarray(y_true, float) - np.asarray(y_pred, float)) ** 2)))
 
 
+def kfold_indices(n_rows: int, folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (train, validation) row indices of every fold: the same for every trial."""
+    kfold = KFold(n_splits=folds, shuffle=True, random_state=seed)
+    return list(kfold.split(np.zeros((n_rows, 1))))
+
+
+def fold_score(config: dict, X: np.ndarray, y: np.ndarray, train_idx: np.ndarray,
+               val_idx: np.ndarray, seed: int) -> float:
+    """Validation RMSE of `config` fitted on one fold's training rows."""
+    model = build_model(config["family"], config["params"], seed)
+    model.fit(X[train_idx], y[train_idx])
+    return rmse(y[val_idx], model.predict(X[val_idx]))
+
+
+def running_mean(fold_rmses: list[float]) -> float:
+    """CV score after len(fold_rmses) folds: the one formula every engine uses (same floats)."""
+    return float(np.mean(fold_rmses))
+
+
 def cv_scores(config: dict, X: np.ndarray, y: np.ndarray, folds: int, seed: int) -> Iterator[float]:
     """Yield the running mean RMSE after each cross-validation fold (lets ASHA stop early)."""
-    kfold = KFold(n_splits=folds, shuffle=True, random_state=seed)
     scores: list[float] = []
-    for train_idx, val_idx in kfold.split(X):
-        model = build_model(config["family"], config["params"], seed)
-        model.fit(X[train_idx], y[train_idx])
-        scores.append(rmse(y[val_idx], model.predict(X[val_idx])))
-        yield float(np.mean(scores))
+    for train_idx, val_idx in kfold_indices(len(y), folds, seed):
+        scores.append(fold_score(config, X, y, train_idx, val_idx, seed))
+        yield running_mean(scores)
 
 
 def cv_score(config: dict, X, y, folds: int, seed: int,
@@ -130,3 +146,25 @@ def cv_score(config: dict, X, y, folds: int, seed: int,
         if on_fold:
             on_fold(i, score)
     return score
+
+
+def expected_fold_seconds(config: dict, n_train: int, n_features: int) -> float:
+    """Rough cost of one fold (fit + predict) in seconds on one core, from the family and size.
+
+    Only the order matters for scheduling (longest first) and ratios for the ETA; the
+    coefficients were fitted on the project machine (scikit-learn 1.8, one thread). Within a
+    family the estimate is within ~2x of the measured time; across families it orders well.
+    """
+    family, p = config["family"], config["params"]
+    n, f = float(max(n_train, 1)), float(max(n_features, 1))
+    if family == "ridge":
+        return 1.5e-3 + 1e-8 * n * f
+    if family == "elasticnet":
+        return 2e-3 + 2e-8 * n * f
+    if family == "random_forest":
+        depth = min(float(p["max_depth"]),
+                    max(1.0, math.log2(max(2.0, n / float(p["min_samples_leaf"])))))
+        return 1e-3 + 5.75e-8 * float(p["n_estimators"]) * float(p["max_features"]) * f * n * depth
+    if family == "hist_gradient_boosting":
+        return 2e-3 + 1.1e-8 * float(p["max_iter"]) * (n * f + 2000.0 * float(p["max_leaf_nodes"]))
+    return 1.0  # unknown family: schedule as a long one
