@@ -72,7 +72,6 @@ export class Platform extends pulumi.ComponentResource {
         tuningTrials: cfg.tuning.trials,
         tuningTimeBudget: cfg.tuning.timeBudgetSeconds,
         jupyter: cfg.tuning.jupyter,
-        bastionSsh: args.bastion.ssh,
       },
       { parent: this },
     );

@@ -49,7 +49,8 @@ if [[ $action == destroy ]]; then
   [[ -f $PULUMI_CONFIG_PASSPHRASE_FILE ]] || die "no $PULUMI_CONFIG_PASSPHRASE_FILE: nothing was deployed from here"
   pulumi stack select "$stack" >/dev/null 2>&1 || die "there is no '$stack' stack in $(pwd)/.pulumi: nothing to destroy"
   step "pulumi destroy" pulumi destroy --yes --stack "$stack" --config-file "$cfg"
-  step "pulumi stack rm" pulumi stack rm --yes --stack "$stack"
+  # --preserve-config: stack rm would delete the committed Pulumi.local.yaml
+  step "pulumi stack rm" pulumi stack rm --yes --preserve-config --stack "$stack"
   rm -f "$cfg"
   printf '\nthe local platform is gone (containers, network and volumes removed).\n'
   exit 0

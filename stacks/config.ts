@@ -69,7 +69,12 @@ export interface PlatformConfig {
   };
   readonly promotion: { readonly modelRoot: string; readonly keepVersions: number };
   readonly hosts: readonly InventoryHost[];
-  readonly local: { readonly nodeImage: string; readonly networkCidr: string };
+  readonly local: {
+    readonly nodeImage: string;
+    readonly networkCidr: string;
+    /** Host folder shared by the node containers as pip's cache (Ray's venvs install faster). */
+    readonly pipCache?: string;
+  };
 }
 
 /** Thrown with every problem found, one per line. */
@@ -428,6 +433,9 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
   }
   const images = { serving: image("servingImage"), rabbitmq: image("rabbitmqImage"), redis: image("redisImage") };
   const localNodeImage = image("localNodeImage");
+  const localPipCache = r.str("localPipCache", (v) =>
+    path.isAbsolute(v) && !/[\s:]/.test(v) ? undefined : "an absolute path without spaces or colons",
+  );
   const tuning = {
     initial: r.bool("initialTuning"),
     trials: r.int("tuningTrials", 1, 1000),
@@ -486,7 +494,7 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
     tuning,
     promotion: { modelRoot, keepVersions },
     hosts,
-    local: { nodeImage: localNodeImage, networkCidr },
+    local: { nodeImage: localNodeImage, networkCidr, pipCache: localPipCache },
   };
 }
 

@@ -80,6 +80,7 @@ export function localEnvironment(cfg: PlatformConfig, parent?: pulumi.Resource):
           { hostPath: "/sys/fs/cgroup", containerPath: "/sys/fs/cgroup" },
           { volumeName: volume.name, containerPath: "/var/lib/docker" },
           ...caMount,
+          ...(cfg.local.pipCache ? [{ hostPath: cfg.local.pipCache, containerPath: "/root/.cache/pip" }] : []),
         ],
         tmpfs: { "/run": "", "/run/lock": "", "/tmp": "exec,mode=1777" },
         shmSize: 1024,

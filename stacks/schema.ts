@@ -186,6 +186,12 @@ const KEY_TABLE = {
     default: "rayswarm/node:dev",
     environments: ["local"],
   },
+  localPipCache: {
+    description:
+      "Folder of this machine mounted as pip's cache (/root/.cache/pip) in every node container, so Ray's venvs reuse downloaded wheels. Unset: no cache.",
+    type: "string",
+    environments: ["local"],
+  },
 } as const satisfies Record<string, KeySpec>;
 
 export type KeyName = keyof typeof KEY_TABLE;

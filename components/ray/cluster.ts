@@ -31,8 +31,6 @@ export interface RayClusterArgs {
   readonly tuningTimeBudget?: number;
   /** Run JupyterLab on the head (127.0.0.1 only, SSH tunnel). Default: false. */
   readonly jupyter?: boolean;
-  /** The ssh line operators reach the bastion with (the dashboard tunnel starts from it). */
-  readonly bastionSsh: pulumi.Input<string>;
   /** Seconds to wait for all nodes. Default: 600. */
   readonly waitSeconds?: number;
 }
@@ -149,9 +147,11 @@ export class RayCluster extends pulumi.ComponentResource {
     );
     this.nodeCount = pulumi.all([this.ready.stdout, ...workers.map((w) => w.stdout)]).apply(() => expected);
 
+    // The dashboard accepts only the Ray machines (security groups): the tunnel ends on the head,
+    // through the bastion like every ssh line to it.
     const dash = RAY_PORTS.dashboard;
     this.dashboardTunnel = sshTunnel(
-      args.bastionSsh,
+      args.head.sshCommand,
       pulumi.interpolate`${dash}:${args.head.privateAddress}:${dash}`,
       `then open http://localhost:${dash}`,
     );

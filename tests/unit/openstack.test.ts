@@ -183,7 +183,8 @@ describe.each([
     expect(addrs["swarm-manager"]).toHaveLength(expectedRoles["swarm-manager"]);
     expect(new Set(Object.values(addrs).flat()).size).toBe(Object.values(expectedRoles).reduce((a, b) => a + b, 0));
     const tunnel = (await unwrap<string>(run.outputs.rayDashboardTunnel as never)).value!;
-    expect(tunnel).toMatch(/^ssh -N -L 8265:10\.4[23]\.0\.11:8265 debian@198\.51\.100\.\d+/);
+    // the dashboard admits only the Ray machines: the tunnel ends on the head, through the bastion
+    expect(tunnel).toMatch(/^ssh -J debian@198\.51\.100\.\d+ -N -L 8265:10\.4[23]\.0\.11:8265 debian@10\.4[23]\.0\.11 /);
   });
 });
 

@@ -51,10 +51,44 @@ export class PulumiStack {
       );
   }
 
+  /**
+   * `pulumi stack init` without touching the project folder: it writes the stack's encryption
+   * salt into a settings file, so it runs in a scratch folder holding a copy of Pulumi.yaml and
+   * the salt is moved into this stack's config file.
+   */
+  async init(): Promise<void> {
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-init-"));
+    try {
+      fs.copyFileSync(path.join(REPO, "Pulumi.yaml"), path.join(scratch, "Pulumi.yaml"));
+      const cwd = this.cwd;
+      this.cwd = scratch;
+      try {
+        await this.must(["stack", "init", this.stack]);
+      } finally {
+        this.cwd = cwd;
+      }
+      const salt = fs
+        .readFileSync(path.join(scratch, `Pulumi.${this.stack}.yaml`), "utf8")
+        .split("\n")
+        .find((l) => l.startsWith("encryptionsalt:"));
+      if (!salt) throw new Error(`pulumi stack init ${this.stack} wrote no encryption salt`);
+      fs.appendFileSync(this.configFile, `${salt}\n`);
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
+  }
+
   /** `pulumi up --yes --skip-preview --json`: the change summary (resources by operation). */
   async up(): Promise<{ changed: number; same: number; summary: Record<string, number> }> {
     const r = await this.must(["up", "--yes", "--skip-preview", "--json"]);
-    const summary = (JSON.parse(r.stdout) as { changeSummary?: Record<string, number> }).changeSummary ?? {};
+    // `up --json` streams engine events, one JSON object a line; the summary event ends it.
+    const events = r.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l) as { summaryEvent?: { resourceChanges?: Record<string, number>; result?: string } });
+    const last = events.reverse().find((e) => e.summaryEvent)?.summaryEvent;
+    if (!last) throw new Error(`pulumi up --json printed no summary event; full log: ${this.log}`);
+    const summary = last.resourceChanges ?? {};
     const changed = Object.entries(summary)
       .filter(([k]) => k !== "same")
       .reduce((a, [, n]) => a + n, 0);
@@ -70,7 +104,15 @@ export class PulumiStack {
 
   /** Runs `pulumi <args> --stack <stack> --config-file <file>` in the project folder. */
   run(args: string[], input?: string, timeoutMs = 60 * 60 * 1000): Promise<PulumiResult> {
-    const full = [...args, "--stack", this.stack, "--config-file", this.configFile, "--non-interactive"];
+    // Only the commands that read the stack's settings take --config-file.
+    const takesConfig = ["up", "preview", "destroy", "refresh", "config"].includes(args[0]);
+    const named = args[0] === "stack" && args[1] === "init"; // takes the stack name as its argument
+    const full = [
+      ...args,
+      ...(named ? [] : ["--stack", this.stack]),
+      ...(takesConfig ? ["--config-file", this.configFile] : []),
+      "--non-interactive",
+    ];
     const started = Date.now();
     fs.appendFileSync(this.log, `\n$ pulumi ${full.join(" ")}\n`);
     return new Promise((resolve, reject) => {
