@@ -64,7 +64,8 @@ export class Machine extends pulumi.ComponentResource implements Host {
         fixedIps: [{ subnetId: args.subnetId, ipAddress: args.privateAddress }],
         securityGroupIds: args.securityGroupIds,
       },
-      { parent: this },
+      // A replacement port asks for the same fixed address: the old one must be gone first.
+      { parent: this, deleteBeforeReplace: true },
     );
 
     const instance = new openstack.compute.Instance(
@@ -79,7 +80,9 @@ export class Machine extends pulumi.ComponentResource implements Host {
         schedulerHints: args.serverGroupId ? [{ group: args.serverGroupId }] : undefined,
         metadata: { "rayswarm-roles": args.roles.join(",") },
       },
-      { parent: this, dependsOn: args.dependsOn },
+      // The port (and its fixed address) outlives a replaced instance, and a port is attached
+      // to one instance at a time: the old instance must release it before the new one boots.
+      { parent: this, dependsOn: args.dependsOn, deleteBeforeReplace: true },
     );
 
     let host: pulumi.Input<string> = args.privateAddress;
@@ -90,14 +93,19 @@ export class Machine extends pulumi.ComponentResource implements Host {
         { pool: args.floatingIpPool },
         { parent: this, dependsOn: args.dependsOn },
       );
-      new openstack.networking.FloatingIpAssociate(
+      const assoc = new openstack.networking.FloatingIpAssociate(
         `${name}-fip-assoc`,
         { floatingIp: fip.address, portId: port.id },
-        { parent: this, dependsOn: [instance] },
+        // Deleting an association clears the floating IP's port whatever it points to: a
+        // create-before-delete replacement would leave the address detached.
+        { parent: this, dependsOn: [instance], deleteBeforeReplace: true },
       );
-      publicAddress = fip.address;
+      // The address as the association reports it: every SSH connection to it (and through it,
+      // for the machines behind the bastion) depends on the association, so `pulumi destroy`
+      // keeps the association until the last remote `delete` step has run.
+      publicAddress = assoc.floatingIp;
       // Only the bastion is reached at its public address; the others through the bastion.
-      if (!args.bastion) host = fip.address;
+      if (!args.bastion) host = assoc.floatingIp;
     }
     this.publicAddress = publicAddress;
 
