@@ -326,6 +326,8 @@ EOF
     service_auth placement nova
     service_auth neutron nova
   } >"$ETC/nova/nova.conf"
+  # nova-api-wsgi loads the paste pipeline from the first file of its config folder.
+  cp -f /etc/nova/api-paste.ini "$ETC/nova/api-paste.ini"
   local i
   for ((i = 0; i < COMPUTES; i++)); do
     printf '[DEFAULT]\nhost = rayswarm-compute-%s\n' "$i" >"$ETC/nova/compute-$i.conf"
@@ -411,12 +413,15 @@ wait_rabbitmq() {
   die "rabbitmq not listening on $IP:$RABBIT_PORT within ${TIMEOUT}s; see $STATE/rabbitmq/log"
 }
 
-# uwsgi_app NAME PORT WSGI-FILE ENV=VALUE: one process, one thread (SQLite connections must
+# uwsgi_app NAME PORT WSGI-FILE ENV=VALUE...: one process, one thread (SQLite connections must
 # stay on the thread that opened them). uwsgi's http-socket closes every connection after the
 # response: say so, or clients reuse the closed connection and a POST fails ("Remote end
 # closed connection without response").
 uwsgi_app() {
-  spawn "$1" uwsgi --plugin python3 --http-socket "$IP:$2" --wsgi-file "$3" --env "$4" \
+  local name=$1 port=$2 file=$3 envs=() e
+  shift 3
+  for e in "$@"; do envs+=(--env "$e"); done
+  spawn "$name" uwsgi --plugin python3 --http-socket "$IP:$port" --wsgi-file "$file" "${envs[@]}" \
     --master --processes 1 --threads 1 --lazy-apps --die-on-term --need-app \
     --buffer-size 65535 --add-header "Connection: close"
 }
@@ -498,7 +503,8 @@ start_services() {
   done
   uwsgi_app placement "$PLACEMENT_PORT" /usr/bin/placement-api "OS_PLACEMENT_CONFIG_DIR=$ETC/placement"
   spawn glance-api glance-api --config-file "$ETC/glance/glance-api.conf"
-  spawn nova-api nova-api --config-file "$ETC/nova/nova.conf"
+  # Under uwsgi: one process (the eventlet nova-api forks a worker and keeps its parent: 288 MiB).
+  uwsgi_app nova-api "$NOVA_PORT" /usr/bin/nova-api-wsgi "OS_NOVA_CONFIG_DIR=$ETC/nova" "OS_NOVA_CONFIG_FILES=api-paste.ini;nova.conf"
   spawn nova-conductor nova-conductor --config-file "$ETC/nova/nova.conf" --log-file "$LOG/nova-conductor-app.log"
   spawn nova-scheduler nova-scheduler --config-file "$ETC/nova/nova.conf" --log-file "$LOG/nova-scheduler-app.log"
   for ((i = 0; i < COMPUTES; i++)); do
