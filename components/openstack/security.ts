@@ -5,8 +5,12 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 
-/** One security group per concern; a machine gets the groups of its roles. */
-export type GroupName = "bastion" | "internal" | "ray" | "swarm" | "serving";
+/**
+ * One security group per concern; a machine gets the groups of its roles. `ray-head` has no
+ * rules of its own: it names the Ray head as the source of the SSH (git push) into production.
+ */
+export type GroupName = "bastion" | "internal" | "ray" | "ray-head" | "swarm" | "serving";
+export const GROUP_NAMES: readonly GroupName[] = ["bastion", "internal", "ray", "ray-head", "swarm", "serving"];
 
 export interface RuleSpec {
   readonly group: GroupName;
@@ -92,8 +96,9 @@ export function topologyRules(a: TopologyRulesArgs): RuleSpec[] {
       ethertype: "IPv4",
     },
     { group: "internal", description: "ICMP inside the cluster", protocol: "icmp", remoteCidr: a.clusterCidr, ethertype: "IPv4" },
-    // Model promotion: the Ray head (development) git-pushes models over SSH to every production machine.
-    fromGroup("swarm", "ray")("SSH from the Ray machines (model promotion: git push)", "tcp", 22),
+    // Model promotion: the Ray head (development) git-pushes models over SSH to every production
+    // machine; the Ray workers run untrusted trial code and may not.
+    fromGroup("swarm", "ray-head")("SSH from the Ray head (model promotion: git push)", "tcp", 22),
     // Ray: only between the Ray machines.
     ray("Ray GCS", "tcp", RAY_PORTS.gcs),
     ray("Ray node manager and object manager", "tcp", RAY_PORTS.nodeManager, RAY_PORTS.objectManager),
@@ -173,7 +178,7 @@ export class SecurityGroups extends pulumi.ComponentResource {
     if (args.adminCidr.endsWith("/0"))
       throw new pulumi.ResourceError("SecurityGroups: args.adminCidr must not be /0: SSH would be open to the internet", this);
 
-    const groupNames: GroupName[] = ["bastion", "internal", "ray", "swarm", "serving"];
+    const groupNames = GROUP_NAMES;
     const groups = Object.fromEntries(
       groupNames.map((g) => [
         g,

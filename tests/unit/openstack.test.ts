@@ -77,7 +77,7 @@ describe.each([
       ].sort(),
     );
     expect(run.ofType(T.keypair)).toHaveLength(1);
-    expect(run.ofType(T.group)).toHaveLength(5);
+    expect(run.ofType(T.group)).toHaveLength(6);
     expect(run.ofType("openstack:networking/network:Network")).toHaveLength(1);
     expect(run.ofType("openstack:networking/subnet:Subnet")).toHaveLength(1);
     expect(run.ofType("openstack:networking/router:Router")).toHaveLength(1);
@@ -123,11 +123,11 @@ describe.each([
         expect(r.group).toBe("bastion");
         expect(r.remoteIpPrefix).toBe(stackConfig(stack)["rayswarm:adminCidr"]);
       } else {
-        // from the bastion into every machine; from the Ray machines into production (git push)
+        // from the bastion into every machine; from the Ray head into production (git push)
         const pair = [r.group, groupName.get(String(r.remoteGroupId))];
         expect([
           ["internal", "bastion"],
-          ["swarm", "ray"],
+          ["swarm", "ray-head"],
         ]).toContainEqual(pair);
       }
     }
@@ -222,15 +222,22 @@ describe.each([
     expect(tunnel).toMatch(/^ssh -N -L 8265:10\.4[23]\.0\.11:8265 debian@198\.51\.100\.\d+/);
   });
 
-  test("model promotion: every production machine accepts SSH (git push) from the Ray machines' group", () => {
+  test("model promotion: every production machine accepts SSH (git push) from the Ray head's group, not the Ray workers'", () => {
     const rules = rulesOf(run, stack);
-    const fromRay = rules.filter((r) => r.group === "swarm" && r.remote === "ray" && r.protocol === "tcp" && covers(r, 22));
-    expect(fromRay).toHaveLength(1);
-    expect([fromRay[0].portRangeMin, fromRay[0].portRangeMax]).toEqual([22, 22]);
-    // the Ray head is in the ray group; every production machine in the swarm group
+    const intoSwarm = rules.filter((r) => r.group === "swarm" && r.protocol === "tcp" && covers(r, 22));
+    expect(intoSwarm.map((r) => r.remote)).toEqual(["ray-head"]);
+    expect([intoSwarm[0].portRangeMin, intoSwarm[0].portRangeMax]).toEqual([22, 22]);
+    // no rule of any group lets the ray group (the workers) SSH anywhere
+    expect(rules.filter((r) => r.remote === "ray" && covers(r, 22))).toEqual([]);
+    // the Ray head alone is in the ray-head group; every production machine in the swarm group
     const groupName = new Map(run.ofType(T.group).map((g) => [`${g.name}-id`, g.name.replace(`${stack}-`, "")]));
     const groupsOf = (port: string) => (run.byName(port).inputs?.securityGroupIds as string[]).map((id) => groupName.get(id));
-    expect(groupsOf(`${stack}-ray-head-port`)).toContain("ray");
+    for (const p of run.ofType(T.port))
+      expect({ port: p.name, rayHead: groupsOf(p.name).includes("ray-head") }).toEqual({
+        port: p.name,
+        rayHead: p.name === `${stack}-ray-head-port`,
+      });
+    expect(groupsOf(`${stack}-ray-head-port`)).toEqual(expect.arrayContaining(["internal", "ray", "ray-head"]));
     for (const p of run.ofType(T.port).filter((x) => /swarm-(manager|worker)/.test(x.name))) expect(groupsOf(p.name)).toContain("swarm");
   });
 
@@ -338,6 +345,18 @@ describe.each(["dev", "prod"])("replacements on OpenStack (%s)", (stack) => {
     expect(assocs.length).toBeGreaterThan(1);
     for (const a of assocs) expect({ assoc: a.name, dbr: options.get(a.name)?.deleteBeforeReplace }).toEqual({ assoc: a.name, dbr: true });
   });
+});
+
+test.each([
+  ["true", 1],
+  ["false", 0],
+])("rayswarm:overlayEncryption %s: the stack has %i ESP rule(s) between the swarm machines", async (value, count) => {
+  const run = await runProgram("dev", { ...stackConfig("dev"), "rayswarm:overlayEncryption": value }, program);
+  const esp = rulesOf(run, "dev").filter((r) => r.protocol === "esp");
+  expect(esp).toHaveLength(count);
+  for (const r of esp) expect(r).toMatchObject({ group: "swarm", remote: "swarm" });
+  // the other rules stay as they are
+  expect(rulesOf(run, "dev").filter((r) => r.protocol !== "esp").length).toBeGreaterThan(15);
 });
 
 describe("the rule table", () => {
