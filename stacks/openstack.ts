@@ -142,6 +142,8 @@ export function openstackEnvironment(cfg: PlatformConfig, parent?: pulumi.Resour
         floatingIpPool: !bastion || p.role === "swarm-manager" ? cfg.openstack.externalNetwork : undefined,
         bastion: bastion ? { address: bastion.publicAddress!, user: cfg.ssh.user, ready: bastion.ready } : undefined,
         dependsOn: [network.routerInterface],
+        // deploy: infrastructure creates the machines only: nothing logs in to them.
+        checkReady: cfg.deploy === "platform",
       },
       osc,
     );

@@ -33,6 +33,11 @@ export interface MachineArgs {
   readonly bastion?: { readonly address: pulumi.Input<string>; readonly user: string; readonly ready: pulumi.Resource };
   /** Resources to create first (e.g. the router interface, so cloud-init can reach mirrors). */
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /**
+   * Whether `ready` waits for cloud-init over SSH (a remote command). Default: true. False
+   * (`rayswarm:deploy: infrastructure`): nothing logs in; `ready` is the instance itself.
+   */
+  readonly checkReady?: boolean;
 }
 
 /** One VM: port with a fixed IP, instance with cloud-init, optional floating IP, readiness step. */
@@ -43,7 +48,8 @@ export class Machine extends pulumi.ComponentResource implements Host {
   public readonly publicAddress?: pulumi.Output<string>;
   public readonly user: string;
   public readonly connection: pulumi.Output<Connection>;
-  public readonly ready: command.remote.Command;
+  /** The readiness step (cloud-init done, over SSH), or the instance when args.checkReady is false. */
+  public readonly ready: command.remote.Command | openstack.compute.Instance;
   public readonly sshCommand: pulumi.Output<string>;
   public readonly instanceId: pulumi.Output<string>;
   public readonly identity: pulumi.Output<string>;
@@ -123,16 +129,19 @@ export class Machine extends pulumi.ComponentResource implements Host {
         : undefined,
     }) as pulumi.Output<Connection>;
 
-    this.ready = remoteCommand(
-      `${name}-ready`,
-      {
-        connection,
-        create:
-          'cloud-init status --wait >/dev/null || { echo "cloud-init failed on $(hostname)" >&2; cloud-init status --long >&2; exit 1; }',
-        triggers: [instance.id],
-      },
-      { parent: this, dependsOn: [instance, ...(args.bastion ? [args.bastion.ready] : [])] },
-    );
+    this.ready =
+      args.checkReady === false
+        ? instance
+        : remoteCommand(
+            `${name}-ready`,
+            {
+              connection,
+              create:
+                'cloud-init status --wait >/dev/null || { echo "cloud-init failed on $(hostname)" >&2; cloud-init status --long >&2; exit 1; }',
+              triggers: [instance.id],
+            },
+            { parent: this, dependsOn: [instance, ...(args.bastion ? [args.bastion.ready] : [])] },
+          );
 
     this.name = name;
     this.roles = args.roles;
