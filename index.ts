@@ -4,6 +4,8 @@ import { program } from "./stacks/program";
 const out = program();
 
 export const environmentKind = out.environmentKind;
+export const deploy = out.deploy;
+export const machines = out.machines;
 export const bastionAddress = out.bastionAddress;
 export const sshCommands = out.sshCommands;
 export const privateAddresses = out.privateAddresses;

@@ -7,10 +7,10 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
-import { ENVIRONMENTS, EnvironmentKind, KEYS, KeyName, KeySpec, PROJECT, ROLES, Role, defaultOf } from "./schema";
+import { DEPLOY_MODES, DeployMode, ENVIRONMENTS, EnvironmentKind, KEYS, KeyName, KeySpec, PROJECT, ROLES, Role, defaultOf } from "./schema";
 import { describeBlock, ipv4, isPrivate, parseCidr, roleBlocks } from "./network";
 
-export { ROLES, Role, EnvironmentKind } from "./schema";
+export { ROLES, Role, EnvironmentKind, DeployMode } from "./schema";
 export { parseCidr } from "./network";
 
 /** A machine of the `existing` environment. */
@@ -31,6 +31,8 @@ export interface PlatformConfig {
   readonly project: string;
   readonly stack: string;
   readonly environment: EnvironmentKind;
+  /** platform: machines + platform; infrastructure: the machines only (no remote command). */
+  readonly deploy: DeployMode;
   readonly ssh: {
     readonly user: string;
     readonly publicKey?: string;
@@ -232,6 +234,7 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
   }
 
   const environment = r.oneOf("environment", ENVIRONMENTS);
+  const deploy = r.oneOf("deploy", DEPLOY_MODES);
 
   // Keys that the chosen environment ignores are an error, not a silent no-op.
   for (const [key, spec] of Object.entries(KEYS) as [KeyName, KeySpec][]) {
@@ -472,6 +475,7 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
     project: PROJECT,
     stack,
     environment,
+    deploy,
     ssh: {
       user: sshUser,
       publicKey: sshPublicKey,

@@ -12,10 +12,13 @@ import type { PlatformConfig } from "./config";
 import type { Role } from "./schema";
 import { plannedMachines } from "./topology";
 
-/** Security groups per role. Every machine but the bastion is in "internal" (SSH from the bastion). */
+/**
+ * Security groups per role. Every machine but the bastion is in "internal" (SSH from the
+ * bastion); the Ray head alone is in "ray-head" (SSH into production, for model promotion).
+ */
 export const ROLE_GROUPS: Readonly<Record<Role, readonly GroupName[]>> = {
   orchestration: ["bastion"],
-  "ray-head": ["internal", "ray"],
+  "ray-head": ["internal", "ray", "ray-head"],
   "ray-worker": ["internal", "ray"],
   "swarm-manager": ["internal", "swarm", "serving"],
   "swarm-worker": ["internal", "swarm", "serving"],
@@ -83,7 +86,13 @@ export function openstackEnvironment(cfg: PlatformConfig, parent?: pulumi.Resour
   );
   const groups = new SecurityGroups(
     name,
-    { adminCidr: cfg.adminCidr, clusterCidr: cfg.openstack.networkCidr, servingPort: cfg.serving.port, rayWorkerPorts: RAY_WORKER_PORTS },
+    {
+      adminCidr: cfg.adminCidr,
+      clusterCidr: cfg.openstack.networkCidr,
+      servingPort: cfg.serving.port,
+      rayWorkerPorts: RAY_WORKER_PORTS,
+      overlayEncryption: cfg.serving.overlayEncryption,
+    },
     osc,
   );
 
@@ -133,6 +142,8 @@ export function openstackEnvironment(cfg: PlatformConfig, parent?: pulumi.Resour
         floatingIpPool: !bastion || p.role === "swarm-manager" ? cfg.openstack.externalNetwork : undefined,
         bastion: bastion ? { address: bastion.publicAddress!, user: cfg.ssh.user, ready: bastion.ready } : undefined,
         dependsOn: [network.routerInterface],
+        // deploy: infrastructure creates the machines only: nothing logs in to them.
+        checkReady: cfg.deploy === "platform",
       },
       osc,
     );

@@ -11,6 +11,10 @@ export type Role = (typeof ROLES)[number];
 export const ENVIRONMENTS = ["openstack", "local", "existing"] as const;
 export type EnvironmentKind = (typeof ENVIRONMENTS)[number];
 
+/** What `pulumi up` deploys: the machines and the platform on them, or the machines only. */
+export const DEPLOY_MODES = ["platform", "infrastructure"] as const;
+export type DeployMode = (typeof DEPLOY_MODES)[number];
+
 /** How a key is declared in Pulumi.yaml. `object` keys cannot be typed there (Pulumi only types
  * string/integer/boolean/array) and are validated by the program alone. */
 export type PulumiType = "string" | "integer" | "boolean" | "array" | "object";
@@ -33,6 +37,13 @@ const KEY_TABLE = {
       "Where the machines come from: openstack (new VMs), local (containers on a Docker engine) or existing (an inventory of machines you have).",
     type: "string",
     default: "local",
+  },
+  deploy: {
+    description:
+      "What `pulumi up` deploys: platform (the machines, then Ray, Swarm, serving and promotion on them) or infrastructure (the machines only: network, security groups, key pair, server groups, ports, VMs, floating IPs; nothing logs in to them).",
+    type: "string",
+    default: "platform",
+    environments: ["openstack"],
   },
   adminCidr: {
     description: "The only CIDR allowed to SSH to the bastion (e.g. your office /32). Required for openstack; /0 is refused.",

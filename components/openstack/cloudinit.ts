@@ -23,12 +23,34 @@ const BASE_PACKAGES = ["ca-certificates", "curl", "git", "rsync", "python3", "py
 
 /** Packages per role, on top of the base set. */
 export const ROLE_PACKAGES: Readonly<Record<Role, readonly string[]>> = {
-  orchestration: ["fail2ban"],
+  // fail2ban reads sshd's log from the journal (python3-systemd) and bans with nftables.
+  orchestration: ["fail2ban", "python3-systemd", "nftables"],
   "ray-head": ["python3-pip", "build-essential"],
   "ray-worker": ["python3-pip", "build-essential"],
   "swarm-manager": ["docker.io"],
   "swarm-worker": ["docker.io"],
 };
+
+/**
+ * fail2ban's sshd jail for Debian 12 cloud images. Debian's fail2ban 1.0.2-2 enables the jail
+ * with `backend = auto`, which tails /var/log/auth.log; the images have no rsyslog, so the file
+ * never exists, fail2ban does not start and `systemctl enable --now fail2ban` fails cloud-init.
+ * Read the journal instead (sshd is `ssh.service` on Debian) and ban with nftables (the images
+ * have no iptables).
+ */
+export const FAIL2BAN_SSHD_JAIL = [
+  "# rayswarm: sshd jail for Debian 12 cloud images (no rsyslog: read the journal)",
+  "[DEFAULT]",
+  "banaction = nftables-multiport",
+  "banaction_allports = nftables-allports",
+  "",
+  "[sshd]",
+  "enabled = true",
+  "backend = systemd",
+  "journalmatch = _SYSTEMD_UNIT=ssh.service + _COMM=sshd",
+  "",
+].join("\n");
+export const FAIL2BAN_SSHD_JAIL_PATH = "/etc/fail2ban/jail.d/rayswarm-sshd.local";
 
 export function cloudConfig(hostname: string, roles: readonly Role[]): CloudConfig {
   const packages = [...new Set([...BASE_PACKAGES, ...roles.flatMap((r) => ROLE_PACKAGES[r])])].sort();
@@ -51,6 +73,10 @@ export function cloudConfig(hostname: string, roles: readonly Role[]): CloudConf
         permissions: "0644",
         owner: "root:root",
       },
+      // Written before the packages are installed, so fail2ban starts with it the first time.
+      ...(roles.includes("orchestration")
+        ? [{ path: FAIL2BAN_SSHD_JAIL_PATH, content: FAIL2BAN_SSHD_JAIL, permissions: "0644", owner: "root:root" }]
+        : []),
     ],
     ...(runcmd.length > 0 ? { runcmd } : {}),
   };

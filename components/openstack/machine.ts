@@ -33,6 +33,11 @@ export interface MachineArgs {
   readonly bastion?: { readonly address: pulumi.Input<string>; readonly user: string; readonly ready: pulumi.Resource };
   /** Resources to create first (e.g. the router interface, so cloud-init can reach mirrors). */
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
+  /**
+   * Whether `ready` waits for cloud-init over SSH (a remote command). Default: true. False
+   * (`rayswarm:deploy: infrastructure`): nothing logs in; `ready` is the instance itself.
+   */
+  readonly checkReady?: boolean;
 }
 
 /** One VM: port with a fixed IP, instance with cloud-init, optional floating IP, readiness step. */
@@ -43,7 +48,8 @@ export class Machine extends pulumi.ComponentResource implements Host {
   public readonly publicAddress?: pulumi.Output<string>;
   public readonly user: string;
   public readonly connection: pulumi.Output<Connection>;
-  public readonly ready: command.remote.Command;
+  /** The readiness step (cloud-init done, over SSH), or the instance when args.checkReady is false. */
+  public readonly ready: command.remote.Command | openstack.compute.Instance;
   public readonly sshCommand: pulumi.Output<string>;
   public readonly instanceId: pulumi.Output<string>;
   public readonly identity: pulumi.Output<string>;
@@ -66,7 +72,8 @@ export class Machine extends pulumi.ComponentResource implements Host {
         fixedIps: [{ subnetId: args.subnetId, ipAddress: args.privateAddress }],
         securityGroupIds: args.securityGroupIds,
       },
-      { parent: this },
+      // A replacement port asks for the same fixed address: the old one must be gone first.
+      { parent: this, deleteBeforeReplace: true },
     );
 
     const instance = new openstack.compute.Instance(
@@ -81,7 +88,9 @@ export class Machine extends pulumi.ComponentResource implements Host {
         schedulerHints: args.serverGroupId ? [{ group: args.serverGroupId }] : undefined,
         metadata: { "rayswarm-roles": args.roles.join(",") },
       },
-      { parent: this, dependsOn: args.dependsOn },
+      // The port (and its fixed address) outlives a replaced instance, and a port is attached
+      // to one instance at a time: the old instance must release it before the new one boots.
+      { parent: this, dependsOn: args.dependsOn, deleteBeforeReplace: true },
     );
 
     let host: pulumi.Input<string> = args.privateAddress;
@@ -92,14 +101,19 @@ export class Machine extends pulumi.ComponentResource implements Host {
         { pool: args.floatingIpPool },
         { parent: this, dependsOn: args.dependsOn },
       );
-      new openstack.networking.FloatingIpAssociate(
+      const assoc = new openstack.networking.FloatingIpAssociate(
         `${name}-fip-assoc`,
         { floatingIp: fip.address, portId: port.id },
-        { parent: this, dependsOn: [instance] },
+        // Deleting an association clears the floating IP's port whatever it points to: a
+        // create-before-delete replacement would leave the address detached.
+        { parent: this, dependsOn: [instance], deleteBeforeReplace: true },
       );
-      publicAddress = fip.address;
+      // The address as the association reports it: every SSH connection to it (and through it,
+      // for the machines behind the bastion) depends on the association, so `pulumi destroy`
+      // keeps the association until the last remote `delete` step has run.
+      publicAddress = assoc.floatingIp;
       // Only the bastion is reached at its public address; the others through the bastion.
-      if (!args.bastion) host = fip.address;
+      if (!args.bastion) host = assoc.floatingIp;
     }
     this.publicAddress = publicAddress;
 
@@ -115,16 +129,19 @@ export class Machine extends pulumi.ComponentResource implements Host {
         : undefined,
     }) as pulumi.Output<Connection>;
 
-    this.ready = remoteCommand(
-      `${name}-ready`,
-      {
-        connection,
-        create:
-          'cloud-init status --wait >/dev/null || { echo "cloud-init failed on $(hostname)" >&2; cloud-init status --long >&2; exit 1; }',
-        triggers: [instance.id],
-      },
-      { parent: this, dependsOn: [instance, ...(args.bastion ? [args.bastion.ready] : [])] },
-    );
+    this.ready =
+      args.checkReady === false
+        ? instance
+        : remoteCommand(
+            `${name}-ready`,
+            {
+              connection,
+              create:
+                'cloud-init status --wait >/dev/null || { echo "cloud-init failed on $(hostname)" >&2; cloud-init status --long >&2; exit 1; }',
+              triggers: [instance.id],
+            },
+            { parent: this, dependsOn: [instance, ...(args.bastion ? [args.bastion.ready] : [])] },
+          );
 
     this.name = name;
     this.roles = args.roles;

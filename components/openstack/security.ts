@@ -5,13 +5,18 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 
-/** One security group per concern; a machine gets the groups of its roles. */
-export type GroupName = "bastion" | "internal" | "ray" | "swarm" | "serving";
+/**
+ * One security group per concern; a machine gets the groups of its roles. `ray-head` has no
+ * rules of its own: it names the Ray head as the source of the SSH (git push) into production.
+ */
+export type GroupName = "bastion" | "internal" | "ray" | "ray-head" | "swarm" | "serving";
+export const GROUP_NAMES: readonly GroupName[] = ["bastion", "internal", "ray", "ray-head", "swarm", "serving"];
 
 export interface RuleSpec {
   readonly group: GroupName;
   readonly description: string;
-  readonly protocol: "tcp" | "udp" | "icmp";
+  /** `esp` is IP protocol 50 (IPsec of Swarm's encrypted overlay); it has no ports. */
+  readonly protocol: "tcp" | "udp" | "icmp" | "esp";
   readonly portMin?: number;
   readonly portMax?: number;
   /** Exactly one of remoteCidr / remoteGroup. */
@@ -23,12 +28,17 @@ export interface RuleSpec {
 export interface TopologyRulesArgs {
   /** The only CIDR that may SSH to the bastion. */
   readonly adminCidr: string;
-  /** The cluster subnet. */
+  /** The cluster subnet (ICMP inside the cluster comes from it). */
   readonly clusterCidr: string;
   /** The public prediction API port. */
   readonly servingPort: number;
   /** Ray's worker port range (inclusive). */
   readonly rayWorkerPorts: readonly [number, number];
+  /**
+   * Whether the serving overlay is encrypted (IPsec): then ESP (IP protocol 50) is allowed
+   * between the swarm machines. Default: true, like `rayswarm:overlayEncryption`.
+   */
+  readonly overlayEncryption?: boolean;
 }
 
 /** Ports Ray uses between its nodes besides the worker range (see scripts/host/ray-*.sh). */
@@ -46,18 +56,27 @@ export const SWARM_PORTS = { management: 2377, gossip: 7946, overlay: 4789 };
 export const RABBITMQ_PORT = 5672;
 export const REDIS_PORT = 6379;
 
+/**
+ * The rule table. Inside the cluster each service is open only to the group that uses it, never
+ * to the whole subnet: the swarm machines face the internet (serving port), so a compromised one
+ * must not reach Ray, and the Ray machines have no business with Swarm, RabbitMQ or Redis.
+ */
 export function topologyRules(a: TopologyRulesArgs): RuleSpec[] {
-  const inCluster = (group: GroupName, description: string, protocol: "tcp" | "udp", portMin: number, portMax = portMin): RuleSpec => ({
-    group,
-    description,
-    protocol,
-    portMin,
-    portMax,
-    remoteCidr: a.clusterCidr,
-    ethertype: "IPv4",
-  });
+  const fromGroup =
+    (group: GroupName, remoteGroup: GroupName) =>
+    (description: string, protocol: "tcp" | "udp", portMin: number, portMax = portMin): RuleSpec => ({
+      group,
+      description,
+      protocol,
+      portMin,
+      portMax,
+      remoteGroup,
+      ethertype: "IPv4",
+    });
+  const ray = fromGroup("ray", "ray");
+  const swarm = fromGroup("swarm", "swarm");
   return [
-    // SSH: to the bastion only from the admin CIDR; to everything else only from the bastion.
+    // SSH: to the bastion only from the admin CIDR; to everything else from the bastion.
     {
       group: "bastion",
       description: "SSH from the admin CIDR",
@@ -77,27 +96,35 @@ export function topologyRules(a: TopologyRulesArgs): RuleSpec[] {
       ethertype: "IPv4",
     },
     { group: "internal", description: "ICMP inside the cluster", protocol: "icmp", remoteCidr: a.clusterCidr, ethertype: "IPv4" },
-    // Ray: only inside the cluster subnet.
-    inCluster("ray", "Ray GCS", "tcp", RAY_PORTS.gcs),
-    inCluster("ray", "Ray node manager and object manager", "tcp", RAY_PORTS.nodeManager, RAY_PORTS.objectManager),
-    inCluster("ray", "Ray dashboard (reach it with an SSH tunnel)", "tcp", RAY_PORTS.dashboard),
-    inCluster("ray", "Ray metrics export", "tcp", RAY_PORTS.metrics),
-    inCluster("ray", "Ray client server", "tcp", RAY_PORTS.client),
-    inCluster("ray", "Ray worker ports", "tcp", a.rayWorkerPorts[0], a.rayWorkerPorts[1]),
-    inCluster(
-      "ray",
-      "Ray dashboard agent (http, grpc) and runtime-env agent",
-      "tcp",
-      RAY_PORTS.dashboardAgent,
-      RAY_PORTS.dashboardAgent + 2,
-    ),
-    // Swarm: only inside the cluster subnet.
-    inCluster("swarm", "Swarm cluster management", "tcp", SWARM_PORTS.management),
-    inCluster("swarm", "Swarm node gossip (tcp)", "tcp", SWARM_PORTS.gossip),
-    inCluster("swarm", "Swarm node gossip (udp)", "udp", SWARM_PORTS.gossip),
-    inCluster("swarm", "Swarm overlay network (VXLAN)", "udp", SWARM_PORTS.overlay),
-    inCluster("swarm", "RabbitMQ (overlay traffic stays inside the cluster)", "tcp", RABBITMQ_PORT),
-    inCluster("swarm", "Redis (overlay traffic stays inside the cluster)", "tcp", REDIS_PORT),
+    // Model promotion: the Ray head (development) git-pushes models over SSH to every production
+    // machine; the Ray workers run untrusted trial code and may not.
+    fromGroup("swarm", "ray-head")("SSH from the Ray head (model promotion: git push)", "tcp", 22),
+    // Ray: only between the Ray machines.
+    ray("Ray GCS", "tcp", RAY_PORTS.gcs),
+    ray("Ray node manager and object manager", "tcp", RAY_PORTS.nodeManager, RAY_PORTS.objectManager),
+    ray("Ray dashboard (reach it with an SSH tunnel)", "tcp", RAY_PORTS.dashboard),
+    ray("Ray metrics export", "tcp", RAY_PORTS.metrics),
+    ray("Ray client server", "tcp", RAY_PORTS.client),
+    ray("Ray worker ports", "tcp", a.rayWorkerPorts[0], a.rayWorkerPorts[1]),
+    ray("Ray dashboard agent (http, grpc) and runtime-env agent", "tcp", RAY_PORTS.dashboardAgent, RAY_PORTS.dashboardAgent + 2),
+    // Swarm, RabbitMQ, Redis: only between the swarm machines.
+    swarm("Swarm cluster management", "tcp", SWARM_PORTS.management),
+    swarm("Swarm node gossip (tcp)", "tcp", SWARM_PORTS.gossip),
+    swarm("Swarm node gossip (udp)", "udp", SWARM_PORTS.gossip),
+    swarm("Swarm overlay network (VXLAN)", "udp", SWARM_PORTS.overlay),
+    ...((a.overlayEncryption ?? true)
+      ? [
+          {
+            group: "swarm",
+            description: "Swarm encrypted overlay (IPsec ESP, IP protocol 50)",
+            protocol: "esp",
+            remoteGroup: "swarm",
+            ethertype: "IPv4",
+          } satisfies RuleSpec,
+        ]
+      : []),
+    swarm("RabbitMQ (overlay traffic stays inside the cluster)", "tcp", RABBITMQ_PORT),
+    swarm("Redis (overlay traffic stays inside the cluster)", "tcp", REDIS_PORT),
     // The prediction API: the only port open to the world.
     {
       group: "serving",
@@ -122,11 +149,27 @@ export function topologyRules(a: TopologyRulesArgs): RuleSpec[] {
 
 export type SecurityGroupsArgs = TopologyRulesArgs;
 
+/** Stable resource-name suffix of a rule: group, description (slugged, without parentheses), protocol. Not its index. */
+export function ruleKey(rule: RuleSpec): string {
+  const slug = rule.description
+    .toLowerCase()
+    .replace(/\(.*?\)/g, "")
+    .replace(/[^a-z0-9]+/g, "-")
+    .replace(/^-|-$/g, "");
+  return `${rule.group}-${slug}-${rule.protocol}${rule.ethertype === "IPv6" ? "-v6" : ""}`;
+}
+
 /** Creates one security group per GroupName with the topology's rules. */
 export class SecurityGroups extends pulumi.ComponentResource {
-  /** Security group IDs by name. */
+  /**
+   * Security group IDs by name. Each ID waits for its group's rules: a port that uses it
+   * depends on them, so `pulumi destroy` deletes the machines (and runs their `delete` steps
+   * over SSH) before it deletes the rules that let SSH in.
+   */
   public readonly ids: Readonly<Record<GroupName, pulumi.Output<string>>>;
   public readonly rules: readonly RuleSpec[];
+  /** The rule resources of each group. */
+  public readonly ruleResources: Readonly<Record<GroupName, readonly openstack.networking.SecGroupRule[]>>;
 
   constructor(name: string, args: SecurityGroupsArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("rayswarm:openstack:SecurityGroups", name, {}, opts);
@@ -135,7 +178,7 @@ export class SecurityGroups extends pulumi.ComponentResource {
     if (args.adminCidr.endsWith("/0"))
       throw new pulumi.ResourceError("SecurityGroups: args.adminCidr must not be /0: SSH would be open to the internet", this);
 
-    const groupNames: GroupName[] = ["bastion", "internal", "ray", "swarm", "serving"];
+    const groupNames = GROUP_NAMES;
     const groups = Object.fromEntries(
       groupNames.map((g) => [
         g,
@@ -148,25 +191,37 @@ export class SecurityGroups extends pulumi.ComponentResource {
     ) as Record<GroupName, openstack.networking.SecGroup>;
 
     this.rules = topologyRules(args);
+    const keys = this.rules.map(ruleKey);
+    const dup = keys.find((k, i) => keys.indexOf(k) !== i);
+    if (dup) throw new pulumi.ResourceError(`SecurityGroups: two rules share the name ${dup}: give them distinct descriptions`, this);
+    const ruleResources = Object.fromEntries(groupNames.map((g) => [g, [] as openstack.networking.SecGroupRule[]])) as Record<
+      GroupName,
+      openstack.networking.SecGroupRule[]
+    >;
     this.rules.forEach((rule, i) => {
-      new openstack.networking.SecGroupRule(
-        `${name}-${rule.group}-${i}`,
-        {
-          securityGroupId: groups[rule.group].id,
-          direction: "ingress",
-          ethertype: rule.ethertype,
-          protocol: rule.protocol,
-          portRangeMin: rule.portMin,
-          portRangeMax: rule.portMax,
-          remoteIpPrefix: rule.remoteCidr,
-          remoteGroupId: rule.remoteGroup ? groups[rule.remoteGroup].id : undefined,
-          description: rule.description,
-        },
-        { parent: this },
+      ruleResources[rule.group].push(
+        new openstack.networking.SecGroupRule(
+          `${name}-${keys[i]}`,
+          {
+            securityGroupId: groups[rule.group].id,
+            direction: "ingress",
+            ethertype: rule.ethertype,
+            protocol: rule.protocol,
+            portRangeMin: rule.portMin,
+            portRangeMax: rule.portMax,
+            remoteIpPrefix: rule.remoteCidr,
+            remoteGroupId: rule.remoteGroup ? groups[rule.remoteGroup].id : undefined,
+            description: rule.description,
+          },
+          { parent: this },
+        ),
       );
     });
 
-    this.ids = Object.fromEntries(groupNames.map((g) => [g, groups[g].id])) as Record<GroupName, pulumi.Output<string>>;
+    this.ruleResources = ruleResources;
+    this.ids = Object.fromEntries(
+      groupNames.map((g) => [g, pulumi.all([groups[g].id, ...ruleResources[g].map((r) => r.id)]).apply(([id]) => id)]),
+    ) as Record<GroupName, pulumi.Output<string>>;
     this.registerOutputs({ ids: this.ids });
   }
 }

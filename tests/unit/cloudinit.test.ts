@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { cloudConfig, renderCloudConfig, ROLE_PACKAGES } from "../../components/openstack/cloudinit";
+import { cloudConfig, renderCloudConfig, ROLE_PACKAGES, FAIL2BAN_SSHD_JAIL_PATH } from "../../components/openstack/cloudinit";
 import { ROLES } from "../../stacks/schema";
 import { program } from "../../stacks/program";
 import { runProgram, stackConfig } from "./support/harness";
@@ -23,6 +23,91 @@ function cloudInitSchema(doc: string): string {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Debian 12's own fail2ban (and python3-systemd), unpacked from the bookworm packages into a
+ * cache folder: `apt-get download` + `dpkg-deb -x`, nothing is installed or started.
+ */
+function debianFail2ban(): string {
+  const cache = path.join(process.env.RAYSWARM_CACHE ?? "/var/cache/rayswarm", "fail2ban-bookworm");
+  const root = path.join(cache, "root");
+  if (!fs.existsSync(path.join(root, "usr/bin/fail2ban-client"))) {
+    fs.mkdirSync(cache, { recursive: true });
+    try {
+      execFileSync("apt-get", ["download", "fail2ban", "python3-systemd"], { cwd: cache, stdio: "pipe" });
+      for (const deb of fs.readdirSync(cache).filter((f) => f.endsWith(".deb")))
+        execFileSync("dpkg-deb", ["-x", path.join(cache, deb), root], { stdio: "pipe" });
+    } catch (e) {
+      throw new Error(`could not fetch Debian's fail2ban (apt-get download fail2ban python3-systemd in ${cache}): ${String(e)}`);
+    }
+  }
+  return root;
+}
+
+/**
+ * fail2ban's own configuration test (`fail2ban-client --test`) on a copy of Debian 12's
+ * /etc/fail2ban plus the files a user-data document writes under /etc/fail2ban. sshd's log
+ * file is pointed at a path that does not exist (a Debian 12 cloud image has no rsyslog, so
+ * no /var/log/auth.log), whatever the machine running the test has.
+ */
+function fail2banTest(userData: string): { ok: boolean; output: string } {
+  const root = debianFail2ban();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "fail2ban-"));
+  try {
+    fs.cpSync(path.join(root, "etc/fail2ban"), path.join(dir, "fail2ban"), { recursive: true });
+    fs.writeFileSync(
+      path.join(dir, "fail2ban/paths-overrides.local"),
+      `[DEFAULT]\nsyslog_authpriv = ${path.join(dir, "no-rsyslog/auth.log")}\n`,
+    );
+    const doc = yaml.load(userData) as { write_files: { path: string; content: string }[] };
+    for (const f of doc.write_files.filter((w) => w.path.startsWith("/etc/fail2ban/")))
+      fs.writeFileSync(path.join(dir, f.path.replace(/^\/etc\//, "")), f.content);
+    const env = { ...process.env, PYTHONPATH: path.join(root, "usr/lib/python3/dist-packages") };
+    try {
+      const output = execFileSync(
+        "/usr/bin/python3",
+        [path.join(root, "usr/bin/fail2ban-client"), "-c", path.join(dir, "fail2ban"), "--test"],
+        {
+          env,
+          encoding: "utf8",
+          stdio: ["ignore", "pipe", "pipe"],
+          timeout: 60000,
+        },
+      );
+      return { ok: true, output };
+    } catch (e) {
+      const err = e as { stdout?: string; stderr?: string };
+      return { ok: false, output: `${err.stdout ?? ""}${err.stderr ?? ""}` };
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe("fail2ban on the bastion (Debian 12 cloud images have no rsyslog)", () => {
+  const bastion = renderCloudConfig(cloudConfig("dev-orchestration", ["orchestration"]));
+
+  test("the sshd jail reads the journal (backend = systemd) and python3-systemd is installed", () => {
+    const doc = yaml.load(bastion) as { packages: string[]; write_files: { path: string; content: string }[] };
+    expect(doc.packages).toEqual(expect.arrayContaining(["fail2ban", "python3-systemd"]));
+    const jail = doc.write_files.find((f) => f.path === FAIL2BAN_SSHD_JAIL_PATH);
+    expect(jail?.content).toMatch(/^\[sshd\]$/m);
+    expect(jail?.content).toMatch(/^backend = systemd$/m);
+    expect(jail?.content).toMatch(/^enabled = true$/m);
+    // only the bastion runs fail2ban
+    for (const role of ROLES.filter((r) => r !== "orchestration"))
+      expect(renderCloudConfig(cloudConfig("x", [role]))).not.toContain("fail2ban");
+  });
+
+  test("Debian 12's fail2ban accepts the bastion's configuration (and rejects its own default without auth.log)", () => {
+    const ours = fail2banTest(bastion);
+    expect(ours).toEqual({ ok: true, output: expect.stringContaining("OK: configuration test is successful") });
+    // The check is real: Debian's default jail (backend = auto: /var/log/auth.log) fails here.
+    const stock = fail2banTest("#cloud-config\nwrite_files: []\n");
+    expect(stock.ok).toBe(false);
+    expect(stock.output).toMatch(/Have not found any log file for sshd jail/);
+  }, 120000);
+});
 
 describe("cloud-init user data", () => {
   test.each(ROLES)("the %s document passes `cloud-init schema`", (role) => {

@@ -1,5 +1,34 @@
+import * as pulumi from "@pulumi/pulumi";
 import { program } from "../../stacks/program";
+import { RAY_PORTS, RAY_WORKER_PORTS, RABBITMQ_PORT, REDIS_PORT, SWARM_PORTS, ruleKey, topologyRules } from "../../components/openstack";
 import { RunResult, runProgram, stackConfig, unwrap, ADMIN_CIDR } from "./support/harness";
+
+/** Resource options by resource name, recorded by a stack transformation around the program. */
+type Options = Map<string, pulumi.CustomResourceOptions>;
+function withOptions(options: Options): () => unknown {
+  return () => {
+    pulumi.runtime.registerStackTransformation((args) => {
+      options.set(args.name, args.opts as pulumi.CustomResourceOptions);
+      return undefined;
+    });
+    return program();
+  };
+}
+
+type Rule = Record<string, unknown> & { name: string; group?: string; remote?: string };
+/** The security-group rules of a run, with their group's and remote group's short names. */
+function rulesOf(run: RunResult, stack: string): Rule[] {
+  const groupName = new Map(run.ofType(T.group).map((g) => [`${g.name}-id`, g.name.replace(`${stack}-`, "")]));
+  return run.ofType(T.rule).map((r) => ({
+    ...(r.inputs as Record<string, unknown>),
+    name: r.name,
+    group: groupName.get(String(r.inputs?.securityGroupId)),
+    remote: r.inputs?.remoteGroupId === undefined ? undefined : groupName.get(String(r.inputs.remoteGroupId)),
+  }));
+}
+const covers = (r: Record<string, unknown>, port: number) =>
+  r.portRangeMin === undefined || (Number(r.portRangeMin) <= port && port <= Number(r.portRangeMax));
+const RAY_PORT_LIST = [...Object.values(RAY_PORTS), RAY_PORTS.dashboardAgent + 1, RAY_PORTS.dashboardAgent + 2, ...RAY_WORKER_PORTS];
 
 const T = {
   instance: "openstack:compute/instance:Instance",
@@ -48,7 +77,7 @@ describe.each([
       ].sort(),
     );
     expect(run.ofType(T.keypair)).toHaveLength(1);
-    expect(run.ofType(T.group)).toHaveLength(5);
+    expect(run.ofType(T.group)).toHaveLength(6);
     expect(run.ofType("openstack:networking/network:Network")).toHaveLength(1);
     expect(run.ofType("openstack:networking/subnet:Subnet")).toHaveLength(1);
     expect(run.ofType("openstack:networking/router:Router")).toHaveLength(1);
@@ -94,13 +123,20 @@ describe.each([
         expect(r.group).toBe("bastion");
         expect(r.remoteIpPrefix).toBe(stackConfig(stack)["rayswarm:adminCidr"]);
       } else {
-        expect(r.group).toBe("internal");
-        expect(groupName.get(String(r.remoteGroupId))).toBe("bastion");
+        // from the bastion into every machine; from the Ray head into production (git push)
+        const pair = [r.group, groupName.get(String(r.remoteGroupId))];
+        expect([
+          ["internal", "bastion"],
+          ["swarm", "ray-head"],
+        ]).toContainEqual(pair);
       }
     }
-    // Every rule that is neither SSH nor serving nor world is confined to the cluster subnet.
+    // Every other rule is confined to a group of the cluster (ICMP: to the cluster subnet).
     const cidr = stackConfig(stack)["rayswarm:networkCidr"];
-    for (const r of rules.filter((x) => !world(x) && !ssh.includes(x))) expect(r.remoteIpPrefix).toBe(cidr);
+    for (const r of rules.filter((x) => !world(x) && !ssh.includes(x))) {
+      if (r.protocol === "icmp") expect(r.remoteIpPrefix).toBe(cidr);
+      else expect({ rule: r.description, remoteIpPrefix: r.remoteIpPrefix }).toEqual({ rule: r.description, remoteIpPrefix: undefined });
+    }
   });
 
   test("the bastion alone is in the bastion group; production machines alone expose the serving port", () => {
@@ -185,6 +221,164 @@ describe.each([
     const tunnel = (await unwrap<string>(run.outputs.rayDashboardTunnel as never)).value!;
     // the dashboard admits only the Ray machines: the tunnel ends on the head, through the bastion
     expect(tunnel).toMatch(/^ssh -J debian@198\.51\.100\.\d+ -N -L 8265:10\.4[23]\.0\.11:8265 debian@10\.4[23]\.0\.11 /);
+  });
+
+  test("model promotion: every production machine accepts SSH (git push) from the Ray head's group, not the Ray workers'", () => {
+    const rules = rulesOf(run, stack);
+    const intoSwarm = rules.filter((r) => r.group === "swarm" && r.protocol === "tcp" && covers(r, 22));
+    expect(intoSwarm.map((r) => r.remote)).toEqual(["ray-head"]);
+    expect([intoSwarm[0].portRangeMin, intoSwarm[0].portRangeMax]).toEqual([22, 22]);
+    // no rule of any group lets the ray group (the workers) SSH anywhere
+    expect(rules.filter((r) => r.remote === "ray" && covers(r, 22))).toEqual([]);
+    // the Ray head alone is in the ray-head group; every production machine in the swarm group
+    const groupName = new Map(run.ofType(T.group).map((g) => [`${g.name}-id`, g.name.replace(`${stack}-`, "")]));
+    const groupsOf = (port: string) => (run.byName(port).inputs?.securityGroupIds as string[]).map((id) => groupName.get(id));
+    for (const p of run.ofType(T.port))
+      expect({ port: p.name, rayHead: groupsOf(p.name).includes("ray-head") }).toEqual({
+        port: p.name,
+        rayHead: p.name === `${stack}-ray-head-port`,
+      });
+    expect(groupsOf(`${stack}-ray-head-port`)).toEqual(expect.arrayContaining(["internal", "ray", "ray-head"]));
+    for (const p of run.ofType(T.port).filter((x) => /swarm-(manager|worker)/.test(x.name))) expect(groupsOf(p.name)).toContain("swarm");
+  });
+
+  test("encrypted overlay (the default): ESP (IP protocol 50) is allowed between the swarm machines only", () => {
+    const esp = rulesOf(run, stack).filter((r) => r.protocol === "esp");
+    expect(esp).toHaveLength(1);
+    expect(esp[0]).toMatchObject({ group: "swarm", remote: "swarm", direction: "ingress", ethertype: "IPv4" });
+    expect(esp[0].portRangeMin).toBeUndefined();
+    expect(esp[0].remoteIpPrefix).toBeUndefined();
+  });
+
+  test("security: Ray's ports only from the Ray group; Redis, RabbitMQ and Swarm only from the swarm group", () => {
+    const rules = rulesOf(run, stack);
+    const groupName = new Map(run.ofType(T.group).map((g) => [`${g.name}-id`, g.name.replace(`${stack}-`, "")]));
+    const groupsOfRole = (re: RegExp) =>
+      new Set(
+        run
+          .ofType(T.port)
+          .filter((p) => re.test(p.name))
+          .flatMap((p) => (p.inputs?.securityGroupIds as string[]).map((id) => groupName.get(id))),
+      );
+    const rayGroups = groupsOfRole(/-ray-(head|worker)/);
+    const swarmGroups = groupsOfRole(/-swarm-(manager|worker)/);
+    // A Ray machine's rules that open a Ray port: from the ray group, nothing else.
+    for (const r of rules.filter((x) => rayGroups.has(x.group) && x.protocol !== "icmp")) {
+      for (const p of RAY_PORT_LIST.filter((port) => covers(r, port)))
+        expect({ rule: r.description, port: p, remote: r.remote, cidr: r.remoteIpPrefix }).toEqual({
+          rule: r.description,
+          port: p,
+          remote: "ray",
+          cidr: undefined,
+        });
+    }
+    // Every Ray port is open to the Ray group (the cluster still works).
+    for (const p of RAY_PORT_LIST) expect(rules.some((r) => r.group === "ray" && r.remote === "ray" && covers(r, p))).toBe(true);
+    // A swarm machine's rules that open Redis, RabbitMQ or a Swarm port: from the swarm group only.
+    const swarmPorts = [REDIS_PORT, RABBITMQ_PORT, ...Object.values(SWARM_PORTS)];
+    for (const r of rules.filter((x) => swarmGroups.has(x.group) && x.protocol !== "icmp" && !(x.group === "serving"))) {
+      for (const p of swarmPorts.filter((port) => covers(r, port)))
+        expect({ rule: r.description, port: p, remote: r.remote }).toEqual({ rule: r.description, port: p, remote: "swarm" });
+    }
+    for (const p of swarmPorts) expect(rules.some((r) => r.group === "swarm" && r.remote === "swarm" && covers(r, p))).toBe(true);
+    // Nothing but the serving port from anywhere in the world (IPv4 or IPv6), on any group.
+    const dockerApi = [2375, 2376];
+    for (const r of rules.filter((x) => x.remoteIpPrefix === "0.0.0.0/0" || x.remoteIpPrefix === "::/0"))
+      for (const p of [...RAY_PORT_LIST, ...swarmPorts, ...dockerApi, 22])
+        expect({ rule: r.description, port: p, open: covers(r, p) }).toEqual({ rule: r.description, port: p, open: false });
+  });
+
+  test("destroy order: every machine depends on its security groups' rules, so they outlive its delete steps", () => {
+    const rules = run.ofType(T.rule);
+    for (const ready of run.ofType(T.ready).filter((c) => c.name.endsWith("-ready"))) {
+      const machine = ready.name.replace(/-ready$/, "");
+      const port = run.byName(`${machine}-port`);
+      const groups = new Set(port.inputs?.securityGroupIds as string[]);
+      const own = rules.filter((r) => groups.has(String(r.inputs?.securityGroupId)));
+      expect(own.length).toBeGreaterThan(0);
+      const deps = run.dependsOnTransitively(ready);
+      for (const r of own) expect({ machine, rule: r.name, depends: deps.has(r) }).toEqual({ machine, rule: r.name, depends: true });
+      // the instance itself too (deleted before the rules that let SSH in)
+      const vmDeps = run.dependsOnTransitively(run.byName(`${machine}-vm`));
+      for (const r of own)
+        expect({ vm: machine, rule: r.name, depends: vmDeps.has(r) }).toEqual({ vm: machine, rule: r.name, depends: true });
+    }
+  });
+
+  test("destroy order: every remote command reaches the machines through the bastion's floating-IP association", () => {
+    const assoc = run.byName(`${stack}-orchestration-fip-assoc`);
+    const remote = run.ofType(T.ready).concat(run.ofType("command:remote:CopyToRemote"));
+    expect(remote.length).toBeGreaterThan(10);
+    for (const c of remote)
+      expect({ command: c.name, depends: run.dependsOnTransitively(c).has(assoc) }).toEqual({ command: c.name, depends: true });
+  });
+});
+
+describe.each(["dev", "prod"])("replacements on OpenStack (%s)", (stack) => {
+  const options: Options = new Map();
+  let run: RunResult;
+  beforeAll(async () => {
+    run = await runProgram(stack, stackConfig(stack), withOptions(options));
+  });
+
+  test("an instance whose port keeps its fixed address is deleted before its replacement is created", () => {
+    const instances = run.ofType(T.instance);
+    expect(instances.length).toBeGreaterThan(4);
+    for (const i of instances) {
+      const networks = i.inputs?.networks as { port?: string }[];
+      expect(networks.every((n) => n.port !== undefined)).toBe(true);
+      expect({ instance: i.name, deleteBeforeReplace: options.get(i.name)?.deleteBeforeReplace }).toEqual({
+        instance: i.name,
+        deleteBeforeReplace: true,
+      });
+    }
+  });
+
+  test("a port with a fixed address, and a floating-IP association, are deleted before their replacement", () => {
+    for (const p of run.ofType(T.port)) {
+      expect((p.inputs?.fixedIps as { ipAddress?: string }[])[0].ipAddress).toMatch(/^10\.4[23]\.0\.\d+$/);
+      expect({ port: p.name, deleteBeforeReplace: options.get(p.name)?.deleteBeforeReplace }).toEqual({
+        port: p.name,
+        deleteBeforeReplace: true,
+      });
+    }
+    const assocs = run.ofType("openstack:networking/floatingIpAssociate:FloatingIpAssociate");
+    expect(assocs.length).toBeGreaterThan(1);
+    for (const a of assocs) expect({ assoc: a.name, dbr: options.get(a.name)?.deleteBeforeReplace }).toEqual({ assoc: a.name, dbr: true });
+  });
+});
+
+test.each([
+  ["true", 1],
+  ["false", 0],
+])("rayswarm:overlayEncryption %s: the stack has %i ESP rule(s) between the swarm machines", async (value, count) => {
+  const run = await runProgram("dev", { ...stackConfig("dev"), "rayswarm:overlayEncryption": value }, program);
+  const esp = rulesOf(run, "dev").filter((r) => r.protocol === "esp");
+  expect(esp).toHaveLength(count);
+  for (const r of esp) expect(r).toMatchObject({ group: "swarm", remote: "swarm" });
+  // the other rules stay as they are
+  expect(rulesOf(run, "dev").filter((r) => r.protocol !== "esp").length).toBeGreaterThan(15);
+});
+
+describe("the rule table", () => {
+  const base = { adminCidr: ADMIN_CIDR, clusterCidr: "10.42.0.0/24", servingPort: 8080, rayWorkerPorts: RAY_WORKER_PORTS };
+
+  test("ESP between swarm machines is there when the overlay is encrypted (the default) and absent when it is not", () => {
+    const esp = (rules: ReturnType<typeof topologyRules>) => rules.filter((r) => r.protocol === "esp");
+    expect(esp(topologyRules(base))).toHaveLength(1);
+    expect(esp(topologyRules({ ...base, overlayEncryption: true }))).toEqual([
+      expect.objectContaining({ group: "swarm", remoteGroup: "swarm", protocol: "esp" }),
+    ]);
+    expect(esp(topologyRules({ ...base, overlayEncryption: true }))[0].portMin).toBeUndefined();
+    expect(esp(topologyRules({ ...base, overlayEncryption: false }))).toEqual([]);
+  });
+
+  test("rule names come from what a rule is, not from its position: toggling ESP renames no other rule", () => {
+    const on = topologyRules(base).map(ruleKey);
+    const off = topologyRules({ ...base, overlayEncryption: false }).map(ruleKey);
+    expect(new Set(on).size).toBe(on.length);
+    expect(on.filter((k) => !off.includes(k))).toEqual(["swarm-swarm-encrypted-overlay-esp"]);
+    expect(off.every((k) => on.includes(k))).toBe(true);
   });
 });
 

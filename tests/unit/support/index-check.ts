@@ -15,8 +15,10 @@ export const COMPONENTS = [
 
 export const OUTPUTS = [
   "bastionAddress",
+  "deploy",
   "environmentKind",
   "jupyterTunnel",
+  "machines",
   "modelVersion",
   "privateAddresses",
   "promoteCommand",
