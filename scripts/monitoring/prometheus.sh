@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Usage: prometheus.sh <listen-addr> <prometheus-version> <alertmanager-version> <retention> <config-dir>
+#        (the Alertmanager webhook URL on STDIN; empty stdin = no webhook receiver)
+#
+# On the orchestration machine: Debian's prometheus and prometheus-alertmanager at the given
+# upstream versions (installed with their services held, so they never listen on the Debian
+# defaults), the generated files from <config-dir> (prometheus.yml, alertmanager.yml,
+# rules/*.yml, consoles/*) copied to /etc/prometheus after `promtool check config` and
+# `amtool check-config` accept them, the webhook URL in a 0640 root:prometheus file (never
+# in argv, a log line or a generated file), both listening on <listen-addr> only:
+# Prometheus on :9090 (retention <retention>, console templates), Alertmanager on :9093
+# without its cluster port. Restarted when a file or an argument changed; waits for
+# /-/ready on both. stdout: `url=http://<addr>:9090`, then changed=true|false.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "$0")/lib.sh"
+RAYSWARM_STEP=prometheus
+
+[[ $# -eq 5 ]] || usage_die "prometheus.sh <listen-addr> <prometheus-version> <alertmanager-version> <retention> <config-dir>"
+addr=$1 pversion=$2 aversion=$3 retention=$4 src=$5
+valid_addr "$addr" || die "listen-addr '$addr' is not an address"
+for v in "$pversion" "$aversion"; do
+  [[ $v =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "version '$v' is not a version such as 2.42.0"
+done
+[[ $retention =~ ^[0-9]+(ms|s|m|h|d|w|y)$ ]] || die "retention '$retention' is not a duration such as 15d"
+for f in prometheus.yml alertmanager.yml; do
+  [[ -f "$src/$f" ]] || die "$src/$f is missing (the config step writes it)"
+done
+require_root
+# The webhook URL: read before anything else can touch stdin.
+webhook=$(cat)
+
+ensure_cmd curl curl
+apt_install_pinned prometheus "$pversion" prometheus-alertmanager "$aversion"
+
+etc=/etc/prometheus
+pchanged=false achanged=false
+install -d -m 0755 "$etc" "$etc/rules" "$etc/consoles" "$etc/console_libraries"
+
+# The webhook URL file, before the check (alertmanager.yml refers to it).
+url_file="$etc/alertmanager-webhook-url"
+if [[ -n "$webhook" ]]; then
+  if (umask 077 && write_if_changed "$url_file" 0640 <<<"$webhook"); then
+    achanged=true
+    mark_changed
+  fi
+  chown root:prometheus "$url_file"
+  chmod 0640 "$url_file"
+elif [[ -e "$url_file" ]]; then
+  rm -f "$url_file"
+  achanged=true
+  mark_changed
+fi
+unset webhook
+
+# Validate the staged files as a whole (rule files are resolved from a scratch copy of /etc
+# layout), then install them.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+mkdir -p "$scratch/rules"
+cp "$src"/rules/*.yml "$scratch/rules/" 2>/dev/null || true
+sed "s#$etc/rules/#$scratch/rules/#g" "$src/prometheus.yml" >"$scratch/prometheus.yml"
+promtool check config "$scratch/prometheus.yml" >&2 || die "promtool check config refused the generated prometheus.yml"
+amtool check-config "$src/alertmanager.yml" >&2 || die "amtool check-config refused the generated alertmanager.yml"
+
+if write_if_changed "$etc/prometheus.yml" 0644 <"$src/prometheus.yml"; then pchanged=true; fi
+if write_if_changed "$etc/alertmanager.yml" 0644 <"$src/alertmanager.yml"; then achanged=true; fi
+# sync_dir SRC DST GLOB: DST holds exactly SRC's GLOB files.
+sync_dir() {
+  local from=$1 to=$2 glob=$3 f base
+  for f in "$from"/$glob; do
+    [[ -e "$f" ]] || continue
+    # shellcheck disable=SC2094 # reads $f, writes a file in another folder
+    if write_if_changed "$to/$(basename "$f")" 0644 <"$f"; then pchanged=true; fi
+  done
+  for f in "$to"/$glob; do
+    [[ -e "$f" ]] || continue
+    base=$(basename "$f")
+    if [[ ! -e "$from/$base" ]]; then
+      rm -f "$f"
+      pchanged=true
+    fi
+  done
+}
+sync_dir "$src/rules" "$etc/rules" "*.yml"
+sync_dir "$src/consoles" "$etc/consoles" "*.html"
+
+pargs="--config.file=$etc/prometheus.yml --web.listen-address=$addr:9090 --storage.tsdb.retention.time=$retention"
+pargs+=" --web.console.templates=$etc/consoles --web.console.libraries=$etc/console_libraries"
+pargs+=" --web.external-url=http://localhost:9090/ --web.route-prefix=/"
+aargs="--config.file=$etc/alertmanager.yml --web.listen-address=$addr:9093 --cluster.listen-address="
+aargs+=" --web.external-url=http://localhost:9093/ --web.route-prefix=/"
+if write_if_changed /etc/default/prometheus 0644 <<<"# managed by rayswarm (scripts/monitoring/prometheus.sh)
+ARGS=\"$pargs\""; then pchanged=true; fi
+if write_if_changed /etc/default/prometheus-alertmanager 0644 <<<"# managed by rayswarm (scripts/monitoring/prometheus.sh)
+ARGS=\"$aargs\""; then achanged=true; fi
+[[ $pchanged == false && $achanged == false ]] || mark_changed
+
+service_apply prometheus-alertmanager "$achanged"
+service_apply prometheus "$pchanged"
+wait_until 120 "Alertmanager on $addr:9093" http_ok "http://$addr:9093/-/ready"
+wait_until 120 "Prometheus on $addr:9090" http_ok "http://$addr:9090/-/ready"
+log "Prometheus on $addr:9090, Alertmanager on $addr:9093"
+emit "url=http://$addr:9090"
+finish
