@@ -2,8 +2,9 @@
  * Pure generators of the monitoring configuration: the Prometheus and Alertmanager files of
  * the orchestration machine, the in-swarm relay's Prometheus file and the expectation rules.
  * They take resolved values (no Outputs) so tests and .ci/monitoring.sh can run them alone.
- * Nothing generated here holds a secret: the webhook URL reaches Alertmanager as a file
- * (`url_file`) written from stdin by scripts/monitoring/prometheus.sh.
+ * Nothing generated here holds a secret: alertmanager.yml carries WEBHOOK_PLACEHOLDER, which
+ * scripts/monitoring/prometheus.sh replaces on the machine with the URL it reads from stdin
+ * (Alertmanager 0.25, bookworm's, has no `url_file`; 0.26 does).
  */
 import * as yaml from "js-yaml";
 import type { Role } from "../../stacks/schema";
@@ -34,8 +35,10 @@ export const PROMETHEUS_PATHS = {
   rulesDir: "/etc/prometheus/rules",
   consolesDir: "/etc/prometheus/consoles",
   alertmanagerConfig: "/etc/prometheus/alertmanager.yml",
-  webhookUrlFile: "/etc/prometheus/alertmanager-webhook-url",
 } as const;
+
+/** Stands for the webhook URL in the generated alertmanager.yml (replaced on the machine). */
+export const WEBHOOK_PLACEHOLDER = "__RAYSWARM_WEBHOOK_URL__";
 
 /** The queue the serving stack uses (components/serving/stackfile.ts QUEUE_NAME). */
 export const PREDICTION_QUEUE = "predictions";
@@ -96,7 +99,11 @@ export function prometheusConfig(s: PrometheusSettings): Record<string, unknown>
       static_configs: [{ targets: [s.relayTarget] }],
     });
   return {
-    global: { scrape_interval: s.scrapeInterval ?? "15s", evaluation_interval: s.scrapeInterval ?? "15s", external_labels: { stack: s.stack } },
+    global: {
+      scrape_interval: s.scrapeInterval ?? "15s",
+      evaluation_interval: s.scrapeInterval ?? "15s",
+      external_labels: { stack: s.stack },
+    },
     rule_files: [`${PROMETHEUS_PATHS.rulesDir}/*.yml`],
     alerting: { alertmanagers: [{ static_configs: [{ targets: [`${s.listenAddress}:${ports.alertmanager}`] }] }] },
     scrape_configs: scrape,
@@ -138,11 +145,11 @@ export function relayConfig(s: RelaySettings): Record<string, unknown> {
 }
 
 export interface AlertmanagerSettings {
-  /** A webhook receiver is configured (its URL is read from PROMETHEUS_PATHS.webhookUrlFile). */
+  /** A webhook receiver is configured (its URL replaces WEBHOOK_PLACEHOLDER on the machine). */
   readonly webhook: boolean;
 }
 
-/** alertmanager.yml. The webhook URL is never in it (url_file). */
+/** alertmanager.yml. The webhook URL is never in it: WEBHOOK_PLACEHOLDER stands for it. */
 export function alertmanagerConfig(s: AlertmanagerSettings): Record<string, unknown> {
   return {
     route: {
@@ -153,9 +160,7 @@ export function alertmanagerConfig(s: AlertmanagerSettings): Record<string, unkn
       repeat_interval: "4h",
     },
     receivers: [
-      s.webhook
-        ? { name: "default", webhook_configs: [{ url_file: PROMETHEUS_PATHS.webhookUrlFile, send_resolved: true }] }
-        : { name: "default" },
+      s.webhook ? { name: "default", webhook_configs: [{ url: WEBHOOK_PLACEHOLDER, send_resolved: true }] } : { name: "default" },
     ],
     inhibit_rules: [
       // A machine that is down explains everything else on it.
@@ -165,6 +170,8 @@ export function alertmanagerConfig(s: AlertmanagerSettings): Record<string, unkn
 }
 
 export interface Expectations {
+  /** Stack name, shown on the operator page (`rayswarm:stack_info{stack}`). */
+  readonly stack: string;
   /** Ray nodes (head + workers) that should report. */
   readonly rayNodes: number;
   /** Worker replicas that should consume the prediction queue. */
@@ -181,7 +188,8 @@ export interface Expectations {
   readonly errorRatio: number;
 }
 
-export const DEFAULT_THRESHOLDS = { queueDepth: 1000, queueWaitSeconds: 60, p99Seconds: 0.05, errorRatio: 0.05 } as const;
+export type Thresholds = Pick<Expectations, "queueDepth" | "queueWaitSeconds" | "p99Seconds" | "errorRatio">;
+export const DEFAULT_THRESHOLDS: Thresholds = { queueDepth: 1000, queueWaitSeconds: 60, p99Seconds: 0.05, errorRatio: 0.05 };
 
 /**
  * The topology's numbers as recording rules (`rayswarm:expected_*`, `rayswarm:threshold_*`),
@@ -194,6 +202,7 @@ export function expectationRules(e: Expectations): Record<string, unknown> {
       {
         name: "rayswarm-expectations",
         rules: [
+          { record: "rayswarm:stack_info", expr: "vector(1)", labels: { stack: e.stack } },
           rec("rayswarm:expected_ray_nodes", e.rayNodes),
           rec("rayswarm:expected_worker_replicas", e.workerReplicas),
           rec("rayswarm:expected_api_replicas", e.apiReplicas),

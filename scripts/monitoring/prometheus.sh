@@ -6,8 +6,9 @@
 # upstream versions (installed with their services held, so they never listen on the Debian
 # defaults), the generated files from <config-dir> (prometheus.yml, alertmanager.yml,
 # rules/*.yml, consoles/*) copied to /etc/prometheus after `promtool check config` and
-# `amtool check-config` accept them, the webhook URL in a 0640 root:prometheus file (never
-# in argv, a log line or a generated file), both listening on <listen-addr> only:
+# `amtool check-config` accept them. The webhook URL (stdin) replaces __RAYSWARM_WEBHOOK_URL__
+# in alertmanager.yml, which is then 0640 root:prometheus (Alertmanager 0.25 has no url_file);
+# it is never in argv, a log line or a staged file. Both listen on <listen-addr> only:
 # Prometheus on :9090 (retention <retention>, console templates), Alertmanager on :9093
 # without its cluster port. Restarted when a file or an argument changed; waits for
 # /-/ready on both. stdout: `url=http://<addr>:9090`, then changed=true|false.
@@ -37,21 +38,12 @@ etc=/etc/prometheus
 pchanged=false achanged=false
 install -d -m 0755 "$etc" "$etc/rules" "$etc/consoles" "$etc/console_libraries"
 
-# The webhook URL file, before the check (alertmanager.yml refers to it).
-url_file="$etc/alertmanager-webhook-url"
-if [[ -n "$webhook" ]]; then
-  if (umask 077 && write_if_changed "$url_file" 0640 <<<"$webhook"); then
-    achanged=true
-    mark_changed
-  fi
-  chown root:prometheus "$url_file"
-  chmod 0640 "$url_file"
-elif [[ -e "$url_file" ]]; then
-  rm -f "$url_file"
-  achanged=true
-  mark_changed
+if [[ -n "$webhook" && ! $webhook =~ ^https?://[^[:space:]\"\\]+$ ]]; then
+  die "the webhook URL on stdin is not an http(s) URL without spaces, quotes or backslashes"
 fi
-unset webhook
+if [[ -z "$webhook" ]] && grep -q __RAYSWARM_WEBHOOK_URL__ "$src/alertmanager.yml"; then
+  die "alertmanager.yml has a webhook receiver but no URL came on stdin"
+fi
 
 # Validate the staged files as a whole (rule files are resolved from a scratch copy of /etc
 # layout), then install them.
@@ -61,10 +53,18 @@ mkdir -p "$scratch/rules"
 cp "$src"/rules/*.yml "$scratch/rules/" 2>/dev/null || true
 sed "s#$etc/rules/#$scratch/rules/#g" "$src/prometheus.yml" >"$scratch/prometheus.yml"
 promtool check config "$scratch/prometheus.yml" >&2 || die "promtool check config refused the generated prometheus.yml"
-amtool check-config "$src/alertmanager.yml" >&2 || die "amtool check-config refused the generated alertmanager.yml"
+am=$(<"$src/alertmanager.yml")
+# Quoted replacement: `&` in the URL stays literal (bash 5.2 patsub_replacement).
+am=${am//__RAYSWARM_WEBHOOK_URL__/"$webhook"}
+unset webhook
+(umask 077 && printf '%s\n' "$am" >"$scratch/alertmanager.yml")
+amtool check-config "$scratch/alertmanager.yml" >&2 || die "amtool check-config refused the generated alertmanager.yml"
 
 if write_if_changed "$etc/prometheus.yml" 0644 <"$src/prometheus.yml"; then pchanged=true; fi
-if write_if_changed "$etc/alertmanager.yml" 0644 <"$src/alertmanager.yml"; then achanged=true; fi
+if write_if_changed "$etc/alertmanager.yml" 0640 <"$scratch/alertmanager.yml"; then achanged=true; fi
+unset am
+chown root:prometheus "$etc/alertmanager.yml"
+chmod 0640 "$etc/alertmanager.yml"
 # sync_dir SRC DST GLOB: DST holds exactly SRC's GLOB files.
 sync_dir() {
   local from=$1 to=$2 glob=$3 f base
