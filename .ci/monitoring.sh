@@ -96,6 +96,38 @@ for m in 3 4; do
   promtool check metrics <"$OUT_DIR/textfile-$m/rayswarm_model.prom" >&2
 done
 
+# --- 2b. the host scripts for real (no systemd here: their detached fallback) ----------------
+# node-exporter.sh and prometheus.sh twice each (the second run must change nothing), on
+# loopback ports, then stop.sh (the delete step). They write /etc/prometheus and
+# /etc/default/prometheus* of this machine, as they do on the orchestration machine.
+changed_of() { tail -n 1 | sed -n 's/^changed=//p'; }
+expect_changed() { # expect_changed WANT WHAT CMD... (stdin passed through)
+  local want=$1 what=$2 got
+  shift 2
+  got=$("$@" 2>>"$OUT_DIR/scripts.log" | changed_of) || die "$what failed (see $OUT_DIR/scripts.log)"
+  [[ $got == "$want" ]] || die "$what: changed=$got, expected $want (see $OUT_DIR/scripts.log)"
+}
+log "scripts: node-exporter.sh, prometheus.sh (twice each), stop.sh"
+bash scripts/monitoring/stop.sh >/dev/null 2>>"$OUT_DIR/scripts.log"
+expect_changed true "node-exporter.sh (first run)" bash scripts/monitoring/node-exporter.sh 127.0.0.1 19102 1.5.0
+expect_changed false "node-exporter.sh (second run)" bash scripts/monitoring/node-exporter.sh 127.0.0.1 19102 1.5.0
+curl -fsS http://127.0.0.1:19102/metrics | grep '^node_cpu_seconds_total' >/dev/null || die "the node exporter does not answer on 127.0.0.1:19102"
+hook='http://127.0.0.1:19091/hook?a=1&b=2'
+export PROMETHEUS_PORT=19190 ALERTMANAGER_PORT=19193
+expect_changed true "prometheus.sh (first run)" bash scripts/monitoring/prometheus.sh 127.0.0.1 2.42.0 0.25.0 1d "$gen" <<<"$hook"
+expect_changed false "prometheus.sh (second run)" bash scripts/monitoring/prometheus.sh 127.0.0.1 2.42.0 0.25.0 1d "$gen" <<<"$hook"
+unset PROMETHEUS_PORT ALERTMANAGER_PORT
+[[ "$(stat -c '%a %U:%G' /etc/prometheus/alertmanager.yml)" == "640 root:prometheus" ]] || die "alertmanager.yml is not 0640 root:prometheus"
+grep -qF -- "- url: $hook" /etc/prometheus/alertmanager.yml || die "the webhook URL was not put into alertmanager.yml literally"
+! grep -q "hook?a=1" "$gen/alertmanager.yml" || die "the staged alertmanager.yml holds the webhook URL"
+! grep -rq "hook?a=1" /var/log/rayswarm/ "$OUT_DIR/scripts.log" || die "the webhook URL is in a log"
+curl -fsS http://127.0.0.1:19190/-/ready >/dev/null || die "Prometheus (prometheus.sh) is not ready on 127.0.0.1:19190"
+if ss -ltn | awk '{print $4}' | grep -qE '^(0\.0\.0\.0|\*|\[::\]):(9094|19190|19193|19102)$'; then
+  die "something listens on every address"
+fi
+expect_changed true "stop.sh" bash scripts/monitoring/stop.sh
+expect_changed false "stop.sh (again)" bash scripts/monitoring/stop.sh
+
 # --- 3. run it briefly on loopback ------------------------------------------------------------
 pids=()
 cleanup() {

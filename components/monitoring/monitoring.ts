@@ -165,6 +165,11 @@ export class Monitoring extends pulumi.ComponentResource {
     // The node exporter on every machine's private address; the model textfile on production.
     const exporters: pulumi.Resource[] = [];
     for (const h of args.hosts) {
+      // Delete step: stop what the monitoring started on the machine (packages and data stay).
+      const stop = lifecycle(`${name}-stop-${h.name}`, h.connection, run("stop.sh", []), {
+        parent: this,
+        dependsOn: [installed[h.name]],
+      });
       const exporter = new command.remote.Command(
         `${name}-node-exporter-${h.name}`,
         {
@@ -173,7 +178,7 @@ export class Monitoring extends pulumi.ComponentResource {
           triggers: [scriptsHash, versions.nodeExporter, h.privateAddress],
           logging: "stderr",
         },
-        { parent: this, dependsOn: [installed[h.name]] },
+        { parent: this, dependsOn: [stop] },
       );
       exporters.push(exporter);
       if (serving && (hasRole(h, "swarm-manager") || hasRole(h, "swarm-worker")))

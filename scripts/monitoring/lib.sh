@@ -104,7 +104,7 @@ service_apply() {
       log "no systemd: (re)starting $name detached (log /var/log/rayswarm/$name.log)"
       fallback_stop "$name"
       # shellcheck disable=SC2086 # ARGS is a word list, as systemd's $ARGS
-      fallback_start "$name" runuser -u prometheus -- "/usr/bin/$name" $args
+      fallback_start "$name" runuser -u prometheus -- "/usr/bin/$name" $args 3>&-
       mark_changed
     fi
   fi

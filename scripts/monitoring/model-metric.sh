@@ -50,7 +50,7 @@ else
   if [[ $restart == true ]] || ! fallback_running "$name"; then
     fallback_stop "$name"
     # shellcheck disable=SC2086 # exec_line is a validated word list
-    fallback_start "$name" $exec_line
+    fallback_start "$name" $exec_line 3>&-
     mark_changed
   fi
 fi

@@ -12,6 +12,8 @@
 # Prometheus on :9090 (retention <retention>, console templates), Alertmanager on :9093
 # without its cluster port. Restarted when a file or an argument changed; waits for
 # /-/ready on both. stdout: `url=http://<addr>:9090`, then changed=true|false.
+# Tunables (env, for direct use such as .ci/monitoring.sh): PROMETHEUS_PORT (9090),
+# ALERTMANAGER_PORT (9093).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "$0")/lib.sh"
@@ -27,6 +29,8 @@ done
 for f in prometheus.yml alertmanager.yml; do
   [[ -f "$src/$f" ]] || die "$src/$f is missing (the config step writes it)"
 done
+pport=${PROMETHEUS_PORT:-9090} aport=${ALERTMANAGER_PORT:-9093}
+{ valid_port "$pport" && valid_port "$aport"; } || die "PROMETHEUS_PORT/ALERTMANAGER_PORT must be ports"
 require_root
 # The webhook URL: read before anything else can touch stdin.
 webhook=$(cat)
@@ -85,11 +89,11 @@ sync_dir() {
 sync_dir "$src/rules" "$etc/rules" "*.yml"
 sync_dir "$src/consoles" "$etc/consoles" "*.html"
 
-pargs="--config.file=$etc/prometheus.yml --web.listen-address=$addr:9090 --storage.tsdb.retention.time=$retention"
+pargs="--config.file=$etc/prometheus.yml --web.listen-address=$addr:$pport --storage.tsdb.retention.time=$retention"
 pargs+=" --web.console.templates=$etc/consoles --web.console.libraries=$etc/console_libraries"
-pargs+=" --web.external-url=http://localhost:9090/ --web.route-prefix=/"
-aargs="--config.file=$etc/alertmanager.yml --web.listen-address=$addr:9093 --cluster.listen-address="
-aargs+=" --web.external-url=http://localhost:9093/ --web.route-prefix=/"
+pargs+=" --web.external-url=http://localhost:$pport/ --web.route-prefix=/"
+aargs="--config.file=$etc/alertmanager.yml --web.listen-address=$addr:$aport --cluster.listen-address="
+aargs+=" --web.external-url=http://localhost:$aport/ --web.route-prefix=/"
 if write_if_changed /etc/default/prometheus 0644 <<<"# managed by rayswarm (scripts/monitoring/prometheus.sh)
 ARGS=\"$pargs\""; then pchanged=true; fi
 if write_if_changed /etc/default/prometheus-alertmanager 0644 <<<"# managed by rayswarm (scripts/monitoring/prometheus.sh)
@@ -98,8 +102,8 @@ ARGS=\"$aargs\""; then achanged=true; fi
 
 service_apply prometheus-alertmanager "$achanged"
 service_apply prometheus "$pchanged"
-wait_until 120 "Alertmanager on $addr:9093" http_ok "http://$addr:9093/-/ready"
-wait_until 120 "Prometheus on $addr:9090" http_ok "http://$addr:9090/-/ready"
-log "Prometheus on $addr:9090, Alertmanager on $addr:9093"
-emit "url=http://$addr:9090"
+wait_until 120 "Alertmanager on $addr:$aport" http_ok "http://$addr:$aport/-/ready"
+wait_until 120 "Prometheus on $addr:$pport" http_ok "http://$addr:$pport/-/ready"
+log "Prometheus on $addr:$pport, Alertmanager on $addr:$aport"
+emit "url=http://$addr:$pport"
 finish

@@ -260,6 +260,14 @@ describe.each([DEV, PROD])("Monitoring on the $stack layout", (l) => {
       expect(run.dependsOnTransitively(run.byName(`${l.stack}-monitoring-scripts-${m.name}`))).toContain(run.byName(`${m.name}-ready`));
     }
     expect(before).toContain(`${l.stack}-monitoring-stack-deploy`);
+    // Every machine has a delete step that stops what the monitoring started there.
+    for (const m of l.machines) {
+      const stop = run.byName(`${l.stack}-monitoring-stop-${m.name}`);
+      expect(stop.props.delete).toBe(
+        'if [ "$(id -u)" = 0 ]; then bash /opt/rayswarm/monitoring/scripts/stop.sh; else sudo -n bash /opt/rayswarm/monitoring/scripts/stop.sh; fi',
+      );
+      expect(run.byName(`${l.stack}-monitoring-node-exporter-${m.name}`).explicitDeps).toContain(stop.resource);
+    }
     const deployDeps = new Set([...run.dependsOnTransitively(run.byName(`${l.stack}-monitoring-stack-deploy`))].map((r) => r.name));
     expect(deployDeps).toContain(`${l.stack}-serving-ready`);
     // Production machines (and only they) report their live model version.
