@@ -68,7 +68,9 @@ export function buildMonitoringStack(s: MonitoringStackSettings): Record<string,
           "-redis.password-file=/run/secrets/redis-passwords.json",
           `-web.listen-address=0.0.0.0:${ports.redisExporter}`,
         ],
-        secrets: [{ source: s.redisPasswordSecretName, target: "redis-passwords.json", mode: 0o400 }],
+        // 0444: the image's exporter runs as user prometheus, not root; the container holds
+        // nothing but the exporter (the serving stack's RabbitMQ config secret does the same).
+        secrets: [{ source: s.redisPasswordSecretName, target: "redis-passwords.json", mode: 0o444 }],
         networks: ["backend"],
         deploy: {
           replicas: 1,
