@@ -62,6 +62,8 @@ export interface PrometheusSettings {
   readonly machines: readonly MonitoredMachine[];
   /** Private address of the orchestration machine: Prometheus and Alertmanager listen there. */
   readonly listenAddress: string;
+  /** Scrape Ray's metrics export on the Ray machines (needs ray[default] there). Default: true. */
+  readonly rayMetrics?: boolean;
   /** Address:port of the in-swarm relay's /federate (absent: no swarm scraping). */
   readonly relayTarget?: string;
   readonly scrapeInterval?: string;
@@ -81,7 +83,7 @@ export function prometheusConfig(s: PrometheusSettings): Record<string, unknown>
     targets: [`${m.address}:${port}`],
     labels: { instance: m.name, roles: m.roles.join(","), production: String(m.roles.some((r) => r.startsWith("swarm-"))) },
   });
-  const ray = s.machines.filter((m) => m.roles.includes("ray-head") || m.roles.includes("ray-worker"));
+  const ray = s.rayMetrics === false ? [] : s.machines.filter((m) => m.roles.includes("ray-head") || m.roles.includes("ray-worker"));
   const scrape: Record<string, unknown>[] = [
     { job_name: "prometheus", static_configs: [{ targets: [`${s.listenAddress}:${ports.prometheus}`] }] },
     { job_name: "alertmanager", static_configs: [{ targets: [`${s.listenAddress}:${ports.alertmanager}`] }] },

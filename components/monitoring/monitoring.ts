@@ -70,6 +70,11 @@ export interface MonitoringArgs {
   readonly thresholds?: Partial<Thresholds>;
   /** Where operators SSH first, for the tunnel line. */
   readonly bastion: { readonly address: pulumi.Input<string>; readonly user: string; readonly port?: number };
+  /**
+   * Scrape Ray's metrics export (port 8090 on every Ray machine, RayNodesMissing). Ray only
+   * exports metrics when `ray[default]` is installed. Default: true.
+   */
+  readonly rayMetrics?: boolean;
   /** Extra resources to wait for before starting (e.g. Ray ready, so Ray's metrics exist). */
   readonly dependsOn?: readonly pulumi.Resource[];
 }
@@ -268,13 +273,17 @@ export class Monitoring extends pulumi.ComponentResource {
       .all(args.hosts.map((h) => pulumi.output(h.privateAddress)))
       .apply((addrs) => args.hosts.map((h, i) => ({ name: h.name, roles: h.roles, address: addrs[i] })));
     const relayTarget = serving ? pulumi.interpolate`${serving.manager.privateAddress}:${MONITORING_PORTS.relay}` : pulumi.output("");
-    const promSettings = pulumi
-      .all([machines, pulumi.output(orch.privateAddress), relayTarget])
-      .apply(([ms, listen, relay]) => ({ stack: args.stack, machines: ms, listenAddress: listen, relayTarget: relay || undefined }));
+    const promSettings = pulumi.all([machines, pulumi.output(orch.privateAddress), relayTarget]).apply(([ms, listen, relay]) => ({
+      stack: args.stack,
+      machines: ms,
+      listenAddress: listen,
+      relayTarget: relay || undefined,
+      rayMetrics: args.rayMetrics ?? true,
+    }));
     const promDoc = promSettings.apply(prometheusConfig);
     this.prometheusConfig = promDoc.apply(renderYaml);
     this.alertmanagerConfig = renderYaml(alertmanagerConfig({ webhook: args.webhookUrl !== undefined }));
-    const rayNodes = args.hosts.filter((h) => hasRole(h, "ray-head") || hasRole(h, "ray-worker")).length;
+    const rayNodes = args.rayMetrics === false ? 0 : args.hosts.filter((h) => hasRole(h, "ray-head") || hasRole(h, "ray-worker")).length;
     const expectations = {
       stack: args.stack,
       rayNodes,

@@ -321,6 +321,16 @@ describe("without a webhook and without serving", () => {
   });
 });
 
+describe("without Ray metrics (no ray[default] on the Ray machines)", () => {
+  test("no ray job, and the expected Ray node count is 0 so RayNodesMissing stays quiet", async () => {
+    const run = await runProgram("dev", {}, programFor(DEV, { rayMetrics: false }));
+    const prom = yaml.load((await text(run.outputs.prometheusConfig)).value) as { scrape_configs: Scrape[] };
+    expect(prom.scrape_configs.map((j) => j.job_name)).toEqual(["prometheus", "alertmanager", "node", "swarm-relay"]);
+    const stage = await text(run.byName("dev-monitoring-config").props.stdin);
+    expect(stage.value).toContain("record: rayswarm:expected_ray_nodes\n        expr: vector(0)");
+  });
+});
+
 describe("rules and the workloads they watch", () => {
   const rulesDir = path.join(ROOT, "components/monitoring/rules");
   const rules = fs
