@@ -16,3 +16,5 @@ export const modelVersion = out.modelVersion;
 export const promoteCommand = out.promoteCommand;
 export const rollbackCommand = out.rollbackCommand;
 export const sshPrivateKey = out.sshPrivateKey;
+export const sshKnownHosts = out.sshKnownHosts;
+export const sshSetup = out.sshSetup;

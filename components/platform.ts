@@ -18,7 +18,7 @@ export interface PlatformArgs {
   /** The machines, from the environment. */
   readonly hosts: readonly Host[];
   /** Where operators SSH first, and as whom. */
-  readonly bastion: { readonly address: pulumi.Input<string>; readonly user: string };
+  readonly bastion: { readonly address: pulumi.Input<string>; readonly user: string; readonly ssh: pulumi.Input<string> };
   /** Source tree the scripts and the tuning workload are read from. Default: this repository. */
   readonly sourceRoot?: string;
 }
@@ -72,7 +72,7 @@ export class Platform extends pulumi.ComponentResource {
         tuningTrials: cfg.tuning.trials,
         tuningTimeBudget: cfg.tuning.timeBudgetSeconds,
         jupyter: cfg.tuning.jupyter,
-        bastion: args.bastion,
+        bastionSsh: args.bastion.ssh,
       },
       { parent: this },
     );

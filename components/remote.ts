@@ -10,6 +10,7 @@
  * never replace (and thereby undo) a running node.
  */
 import * as crypto from "crypto";
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
@@ -34,29 +35,44 @@ export interface BundleFile {
   readonly mode: "0755" | "0644";
 }
 
-function walk(dir: string, rel = ""): string[] {
-  if (!fs.existsSync(dir)) return [];
-  return fs
-    .readdirSync(dir, { withFileTypes: true })
-    .sort((a, b) => a.name.localeCompare(b.name))
-    .flatMap((e) => {
-      const r = rel ? `${rel}/${e.name}` : e.name;
-      if (e.isDirectory()) return walk(path.join(dir, e.name), r);
-      return e.isFile() ? [r] : [];
+/**
+ * The files git tracks under `dir` (relative to it, in git's byte order) with their index modes.
+ * What git ignores (venvs, caches, build output) and where the checkout lives never reach a hash.
+ */
+function trackedFiles(sourceRoot: string, dir: string): { rel: string; executable: boolean }[] {
+  let out: string;
+  try {
+    out = execFileSync("git", ["-C", sourceRoot, "ls-files", "-s", "-z", "--", dir], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
     });
+  } catch (e) {
+    throw new Error(
+      `readBundle: cannot list the files git tracks in ${sourceRoot} (${(e as Error).message.split("\n")[0]}): the bundle is made from a git checkout`,
+    );
+  }
+  return out
+    .split("\0")
+    .filter((l) => l)
+    .map((l) => {
+      const [meta, file] = l.split("\t");
+      return { rel: file.slice(dir.length + 1), executable: meta.startsWith("100755") };
+    })
+    .filter((f) => fs.existsSync(path.join(sourceRoot, dir, f.rel))) // deleted in the work tree, not yet in the index
+    .sort((a, b) => Buffer.compare(Buffer.from(a.rel), Buffer.from(b.rel)));
 }
 
-/** Reads the bundle's files from a source tree (the repo by default). Deterministic order. */
+/**
+ * Reads the bundle's files from a git checkout (the repo by default): the files git tracks,
+ * their content as in the work tree, their mode as in the index. Deterministic order.
+ */
 export function readBundle(sourceRoot: string = REPO_ROOT): BundleFile[] {
   const files: BundleFile[] = [];
   for (const d of BUNDLE_DIRS) {
-    const base = path.join(sourceRoot, d.from);
-    for (const rel of walk(base)) {
+    for (const { rel, executable } of trackedFiles(sourceRoot, d.from)) {
       if (d.skip?.test(rel)) continue;
-      const full = path.join(base, rel);
-      const content = fs.readFileSync(full, "utf8");
-      const executable = (fs.statSync(full).mode & 0o111) !== 0 || rel.endsWith(".sh") || !rel.includes(".");
-      files.push({ path: `${d.to}/${rel}`, content, mode: executable ? "0755" : "0644" });
+      const content = fs.readFileSync(path.join(sourceRoot, d.from, rel), "utf8");
+      files.push({ path: `${d.to}/${rel}`, content, mode: executable || rel.endsWith(".sh") ? "0755" : "0644" });
     }
   }
   if (!files.some((f) => f.path === "host/common.sh")) throw new Error(`readBundle: ${sourceRoot}/scripts/host/common.sh is missing`);
@@ -119,16 +135,33 @@ export interface BundleOnHost {
   readonly hash: string;
 }
 
+/**
+ * Every remote command of the program is made here: the previous run's stdout/stderr are never
+ * sent back in the environment (`addPreviousOutputInEnv: false`: they may hold secrets, such as
+ * the swarm's join tokens, and sshd refuses the variables anyway).
+ */
+export function remoteCommand(name: string, args: command.remote.CommandArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
+  return new command.remote.Command(name, { ...args, addPreviousOutputInEnv: false }, opts);
+}
+
+/**
+ * Triggers for a step that configures `host`: the scripts' hash plus the machine's identity, so
+ * a replaced machine (new container or instance id) runs its bootstrap again.
+ */
+export function hostTriggers(host: Host, ...more: pulumi.Input<string | number>[]): pulumi.Input<string | number>[] {
+  return [host.identity, ...more];
+}
+
 /** Installs the bundle on a host (after its readiness). */
 export function installBundle(name: string, host: Host, files: readonly BundleFile[], parent: pulumi.Resource): BundleOnHost {
   const hash = hashOf(files);
-  const installed = new command.remote.Command(
+  const installed = remoteCommand(
     name,
     {
       connection: host.connection,
       create: asRoot(`mkdir -p ${REMOTE_ROOT}/bundles`) + " && " + asRoot("bash -s"),
       stdin: bundleInstaller(files, hash),
-      triggers: [hash],
+      triggers: hostTriggers(host, hash),
       logging: "stderr",
     },
     { parent, dependsOn: [host.ready] },
@@ -146,7 +179,7 @@ export function lifecycle(
   undo: string,
   opts: pulumi.CustomResourceOptions,
 ): command.remote.Command {
-  return new command.remote.Command(name, { connection, create: "true", delete: undo }, opts);
+  return remoteCommand(name, { connection, create: "true", delete: undo }, opts);
 }
 
 /** scriptCommand with arguments that may be Outputs. */

@@ -3,11 +3,15 @@
  * validated, typed PlatformConfig, or fails before any resource is registered with one line per
  * bad key: the key, the bad value, what is allowed (and why, where it is not obvious).
  */
+import * as fs from "fs";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { ENVIRONMENTS, EnvironmentKind, KEYS, KeyName, KeySpec, PROJECT, ROLES, Role, defaultOf } from "./schema";
+import { describeBlock, ipv4, isPrivate, parseCidr, roleBlocks } from "./network";
 
 export { ROLES, Role, EnvironmentKind } from "./schema";
+export { parseCidr } from "./network";
 
 /** A machine of the `existing` environment. */
 export interface InventoryHost {
@@ -19,6 +23,8 @@ export interface InventoryHost {
   readonly port: number;
   readonly user: string;
   readonly roles: readonly Role[];
+  /** The machine's SSH host key (`ssh-ed25519 AAAA…`, from /etc/ssh/ssh_host_ed25519_key.pub): checked on every connection. */
+  readonly hostKey?: string;
 }
 
 export interface PlatformConfig {
@@ -36,6 +42,10 @@ export interface PlatformConfig {
   readonly openstack: {
     readonly image: string;
     readonly externalNetwork: string;
+    /** The external network's id when configured (no lookup). */
+    readonly externalNetworkId?: string;
+    /** OpenStack credentials are configured (OS_AUTH_URL/OS_CLOUD or openstack:authUrl/cloud). */
+    readonly credentials: boolean;
     readonly networkCidr: string;
     readonly dnsNameservers: readonly string[];
     readonly flavors: Readonly<Record<Role, string>>;
@@ -86,32 +96,10 @@ export const INTERNAL_PORTS: Readonly<Record<number, string>> = {
 
 // ---------- value parsers: raw config strings -> typed values ----------
 
-const ipv4 = z.string().regex(/^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/);
 const hostname = z
   .string()
   .regex(/^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/);
-const cidrRe = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/;
 const nameRe = /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/;
-
-function ipToInt(ip: string): number {
-  return ip.split(".").reduce((acc, part) => acc * 256 + Number(part), 0);
-}
-
-export function parseCidr(cidr: string): { base: number; prefix: number } | undefined {
-  const m = cidrRe.exec(cidr);
-  if (!m || !ipv4.safeParse(m[1]).success) return undefined;
-  const prefix = Number(m[2]);
-  if (prefix > 32) return undefined;
-  const base = ipToInt(m[1]);
-  const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  if ((base & mask) >>> 0 !== base) return undefined; // host bits set: 10.0.0.1/24
-  return { base, prefix };
-}
-
-function isPrivate(base: number, prefix: number): boolean {
-  const inRange = (net: string, p: number) => prefix >= p && ((base >>> (32 - p)) << (32 - p)) >>> 0 === ipToInt(net);
-  return inRange("10.0.0.0", 8) || inRange("172.16.0.0", 12) || inRange("192.168.0.0", 16);
-}
 
 const versionRe = /^\d+\.\d+(\.\d+)?$/;
 const imageRe = /^[a-z0-9]+([._/-][a-z0-9]+)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[a-f0-9]{64})?$/;
@@ -127,6 +115,10 @@ const hostSchema = z
       .regex(/^[a-z_][a-z0-9_-]*$/)
       .optional(),
     roles: z.array(z.enum(ROLES)).min(1),
+    hostKey: z
+      .string()
+      .regex(/^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/=]+( .*)?$/, "an OpenSSH public host key line")
+      .optional(),
   })
   .strict();
 
@@ -311,10 +303,21 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
     }) ?? "10.42.0.0/24";
   const net = parseCidr(networkCidr);
   if (net && environment !== "existing") {
-    const needed = 10 + 2 + rayWorkers + swarmManagers + swarmWorkers; // .10 upwards, see hostAddress
-    const size = 2 ** (32 - net.prefix) - 1;
-    if (needed > size) {
-      r.fail("networkCidr", `a CIDR with room for ${needed - 10} machines from .10 up`, networkCidr, `it has ${size} addresses`);
+    // Every role has a fixed block of the subnet (stacks/network.ts): the count must fit in it.
+    const blocks = roleBlocks(net.prefix);
+    const fits: [KeyName, number | undefined, Role][] = [
+      ["rayWorkers", rayWorkers, "ray-worker"],
+      ["swarmManagers", swarmManagers, "swarm-manager"],
+      ["swarmWorkers", swarmWorkers, "swarm-worker"],
+    ];
+    for (const [key, count, role] of fits) {
+      if (count !== undefined && count > blocks[role].size)
+        r.fail(
+          key,
+          `at most ${blocks[role].size} in networkCidr ${networkCidr} (the ${role} block is ${describeBlock(networkCidr, blocks[role])})`,
+          count,
+          "use a larger networkCidr (e.g. a /24) or fewer machines",
+        );
     }
   }
 
@@ -356,7 +359,15 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
   let imageTarballs: string[] = [];
   if (!Array.isArray(tarRaw) || tarRaw.some((t) => typeof t !== "string" || !t.endsWith(".tar"))) {
     r.fail("imageTarballs", "a list of paths to .tar files made by `docker save`", tarRaw);
-  } else imageTarballs = tarRaw as string[];
+  } else {
+    imageTarballs = tarRaw as string[];
+    // Relative paths are relative to the project folder (where pulumi runs).
+    for (const t of imageTarballs)
+      if (!fs.existsSync(path.resolve(t)))
+        r.problems.push(
+          `${PROJECT}:imageTarballs: ${t} does not exist: make it with bash scripts/images/save-images.sh ${path.dirname(t)} <image> (bash scripts/deploy-local.sh makes the local stack's)`,
+        );
+  }
 
   const modelRoot =
     r.str("modelRoot", (v) =>
@@ -397,6 +408,7 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
           port: v.port ?? 22,
           user: v.user ?? sshUser,
           roles: [...new Set(v.roles)],
+          hostKey: v.hostKey,
         });
       });
       const names = hosts.map((h) => h.name);
@@ -425,6 +437,10 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
   const keepVersions = r.int("keepModelVersions", 2, 100);
   const osImage = r.str("image", nonEmpty) ?? String(defaultOf("image"));
   const externalNetwork = r.str("externalNetwork", nonEmpty) ?? String(defaultOf("externalNetwork"));
+  const externalNetworkId = r.str("externalNetworkId", (v) =>
+    /^[A-Za-z0-9-]{1,64}$/.test(v) ? undefined : "a network id (letters, digits and dashes)",
+  );
+  const credentials = Boolean(process.env.OS_AUTH_URL || process.env.OS_CLOUD || raw["openstack:authUrl"] || raw["openstack:cloud"]);
   const flavors = {
     orchestration: flavor("bastionFlavor"),
     "ray-head": flavor("rayHeadFlavor"),
@@ -455,7 +471,7 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
     },
     adminCidr,
     counts,
-    openstack: { image: osImage, externalNetwork, networkCidr, dnsNameservers, flavors },
+    openstack: { image: osImage, externalNetwork, externalNetworkId, credentials, networkCidr, dnsNameservers, flavors },
     versions: { ray: rayVersion, docker: dockerVersion },
     serving: {
       port: servingPort,

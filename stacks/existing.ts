@@ -4,11 +4,11 @@
  * for all the others, as on OpenStack.
  */
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
 import type { Connection, Host } from "../components/host";
-import { sshCommandLine } from "../components/host";
+import { sshCommandLine, sshConnection } from "../components/host";
+import { remoteCommand } from "../components/remote";
 import type { InventoryHost, PlatformConfig } from "./config";
-import type { Environment } from "./openstack";
+import type { Environment } from "../components/host";
 
 /**
  * Readiness on a machine we did not create: SSH works, cloud-init (if any) is done, we can be
@@ -34,24 +34,19 @@ export function existingEnvironment(cfg: PlatformConfig, parent?: pulumi.Resourc
   const opts = parent ? { parent } : {};
   const bastionInv = cfg.hosts.find((h) => h.roles.includes("orchestration"));
 
+  const unchecked = cfg.hosts.filter((h) => !h.hostKey).map((h) => h.name);
+  if (unchecked.length)
+    pulumi.log.warn(
+      `rayswarm:hosts: no hostKey for ${unchecked.join(", ")}: their SSH host keys are not checked (add each machine's /etc/ssh/ssh_host_ed25519_key.pub line as hostKey)`,
+    );
+  const endpoint = (h: InventoryHost) => ({ host: h.address, port: h.port, user: h.user, privateKey, hostKey: h.hostKey });
   const connectionOf = (h: InventoryHost, viaBastion: boolean): pulumi.Output<Connection> =>
-    pulumi.output({
-      host: h.address,
-      port: h.port,
-      user: h.user,
-      privateKey,
-      dialErrorLimit: 30,
-      perDialTimeout: 10,
-      proxy:
-        viaBastion && bastionInv
-          ? { host: bastionInv.address, port: bastionInv.port, user: bastionInv.user, privateKey, dialErrorLimit: 30, perDialTimeout: 10 }
-          : undefined,
-    }) as pulumi.Output<Connection>;
+    sshConnection({ ...endpoint(h), proxy: viaBastion && bastionInv ? endpoint(bastionInv) : undefined });
 
   const makeHost = (h: InventoryHost, bastion?: Host): Host => {
     const viaBastion = bastion !== undefined;
     const connection = connectionOf(h, viaBastion);
-    const ready = new command.remote.Command(
+    const ready = remoteCommand(
       `${h.name}-ready`,
       { connection, create: existingReadyScript(h.name), triggers: [h.address, h.user, h.port] },
       { ...opts, dependsOn: bastion ? [bastion.ready] : [] },
@@ -61,6 +56,7 @@ export function existingEnvironment(cfg: PlatformConfig, parent?: pulumi.Resourc
       roles: h.roles,
       privateAddress: h.privateAddress,
       user: h.user,
+      identity: `${h.user}@${h.address}:${h.port}`,
       connection,
       ready,
       sshCommand: sshCommandLine({

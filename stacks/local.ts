@@ -7,13 +7,13 @@
  */
 import * as fs from "fs";
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
 import * as docker from "@pulumi/docker";
 import * as tls from "@pulumi/tls";
-import type { Connection, Host } from "../components/host";
-import { sshCommandLine } from "../components/host";
+import type { Host } from "../components/host";
+import { sshCommandLine, sshConnection, sshFilesFor } from "../components/host";
+import { remoteCommand } from "../components/remote";
 import type { PlatformConfig } from "./config";
-import type { Environment } from "./openstack";
+import type { Environment } from "../components/host";
 import { addressAt, plannedMachines } from "./topology";
 
 /** Host port of the bastion's SSH (127.0.0.1 only). */
@@ -42,6 +42,10 @@ export function localEnvironment(cfg: PlatformConfig, parent?: pulumi.Resource):
 
   const planned = plannedMachines(cfg);
   let bastion: Host | undefined;
+  let bastionHostKey: pulumi.Output<string> | undefined;
+  const bastionLogin = { user: cfg.ssh.user, address: "127.0.0.1", host: "127.0.0.1", port: LOCAL_SSH_PORT, privateKey };
+  const knownHosts: pulumi.Output<string>[] = [];
+  const files = sshFilesFor(cfg.stack);
   const hosts: Host[] = [];
   for (const p of planned) {
     const isBastion = p.role === "orchestration";
@@ -49,6 +53,13 @@ export function localEnvironment(cfg: PlatformConfig, parent?: pulumi.Resource):
       `${p.name}-docker`,
       { name: `${p.name}-docker`, labels: [{ label: "rayswarm.stack", value: name }] },
       opts,
+    );
+    // The machine's SSH host key: generated here (a secret), put in the container at creation,
+    // and checked on every connection (command provider) and in the printed ssh lines.
+    const hostKey = new tls.PrivateKey(
+      `${p.name}-host-key`,
+      { algorithm: "ED25519" },
+      { ...opts, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] },
     );
     const ports = isBastion
       ? [{ internal: 22, external: LOCAL_SSH_PORT, ip: "127.0.0.1" }]
@@ -73,6 +84,7 @@ export function localEnvironment(cfg: PlatformConfig, parent?: pulumi.Resource):
         tmpfs: { "/run": "", "/run/lock": "", "/tmp": "exec,mode=1777" },
         shmSize: 1024,
         envs: [pulumi.interpolate`SSH_AUTHORIZED_KEYS=${key.publicKeyOpenssh}`],
+        uploads: [{ file: "/etc/ssh/ssh_host_ed25519_key", content: pulumi.secret(hostKey.privateKeyOpenssh), permissions: "0600" }],
         ports,
         labels: [
           { label: "rayswarm.stack", value: name },
@@ -83,18 +95,17 @@ export function localEnvironment(cfg: PlatformConfig, parent?: pulumi.Resource):
       },
       opts,
     );
-    const connection = pulumi.output({
+    const connection = sshConnection({
       host: isBastion ? "127.0.0.1" : p.privateAddress,
       port: isBastion ? LOCAL_SSH_PORT : 22,
       user: cfg.ssh.user,
       privateKey,
-      dialErrorLimit: 60,
-      perDialTimeout: 10,
-      proxy: isBastion
-        ? undefined
-        : { host: "127.0.0.1", port: LOCAL_SSH_PORT, user: cfg.ssh.user, privateKey, dialErrorLimit: 60, perDialTimeout: 10 },
-    }) as pulumi.Output<Connection>;
-    const ready = new command.remote.Command(
+      hostKey: hostKey.publicKeyOpenssh,
+      proxy: bastion ? { ...bastionLogin, hostKey: bastionHostKey! } : undefined,
+    });
+    if (isBastion) bastionHostKey = hostKey.publicKeyOpenssh;
+    knownHosts.push(pulumi.interpolate`${isBastion ? `[127.0.0.1]:${LOCAL_SSH_PORT}` : p.privateAddress} ${hostKey.publicKeyOpenssh}`);
+    const ready = remoteCommand(
       `${p.name}-ready`,
       {
         connection,
@@ -108,19 +119,23 @@ export function localEnvironment(cfg: PlatformConfig, parent?: pulumi.Resource):
       roles: [p.role],
       privateAddress: p.privateAddress,
       user: cfg.ssh.user,
+      identity: container.id,
       connection,
       ready,
       sshCommand: isBastion
-        ? sshCommandLine({ user: cfg.ssh.user, address: "127.0.0.1", port: LOCAL_SSH_PORT })
-        : sshCommandLine({
-            user: cfg.ssh.user,
-            address: p.privateAddress,
-            bastion: { user: cfg.ssh.user, address: "127.0.0.1", port: LOCAL_SSH_PORT },
-          }),
+        ? sshCommandLine({ user: cfg.ssh.user, address: "127.0.0.1", port: LOCAL_SSH_PORT, files })
+        : sshCommandLine({ user: cfg.ssh.user, address: p.privateAddress, bastion: bastionLogin, files }),
       publicAddress: ports.some((x) => x.internal === cfg.serving.port) ? "127.0.0.1" : undefined,
     };
     if (isBastion) bastion = host;
     hosts.push(host);
   }
-  return { hosts, bastionAddress: pulumi.output("127.0.0.1"), bastionUser: cfg.ssh.user, generatedPrivateKey: privateKey };
+  return {
+    hosts,
+    bastionAddress: pulumi.output("127.0.0.1"),
+    bastionUser: cfg.ssh.user,
+    generatedPrivateKey: privateKey,
+    knownHosts: pulumi.all(knownHosts).apply((lines) => lines.map((l) => `${l.trim()}\n`).join("")),
+    sshFiles: files,
+  };
 }

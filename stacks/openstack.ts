@@ -7,7 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import * as tls from "@pulumi/tls";
 import { ClusterNetwork, GroupName, Machine, RAY_WORKER_PORTS, SecurityGroups } from "../components/openstack";
-import type { Host } from "../components/host";
+import type { Environment } from "../components/host";
 import type { PlatformConfig } from "./config";
 import type { Role } from "./schema";
 import { plannedMachines } from "./topology";
@@ -21,29 +21,70 @@ export const ROLE_GROUPS: Readonly<Record<Role, readonly GroupName[]>> = {
   "swarm-worker": ["internal", "swarm", "serving"],
 };
 
-export interface Environment {
-  readonly hosts: Host[];
-  /** Address operators SSH to first. */
-  readonly bastionAddress: pulumi.Output<string>;
-  readonly bastionUser: string;
-  /** The generated SSH private key (secret), when none was configured. */
-  readonly generatedPrivateKey?: pulumi.Output<string>;
+export type { Environment } from "../components/host";
+
+/**
+ * A preview without OpenStack credentials (a pull request from a fork, CI): the provider is
+ * given a placeholder endpoint, which it never contacts (it authenticates lazily, and nothing
+ * a preview does needs the API once the external network's id is known or left unknown).
+ * Everywhere else the default provider reads the usual OS_* / openstack:* settings.
+ */
+function previewWithoutCredentials(cfg: PlatformConfig): boolean {
+  return !cfg.openstack.credentials && pulumi.runtime.isDryRun();
+}
+const PLACEHOLDER_AUTH_URL = "http://openstack-credentials-not-set.invalid/v3";
+
+/**
+ * The external network's id: from config when set; otherwise looked up by name (undefined
+ * here), except in a preview without credentials, where it is an unknown value, shown as such,
+ * like any output of a resource not created yet.
+ */
+function externalNetworkId(cfg: PlatformConfig): pulumi.Input<string> | undefined {
+  if (cfg.openstack.externalNetworkId) return cfg.openstack.externalNetworkId;
+  if (!previewWithoutCredentials(cfg)) return undefined;
+  pulumi.log.info(
+    `no OpenStack credentials: the id of external network "${cfg.openstack.externalNetwork}" is unknown in this preview (set rayswarm:externalNetworkId to show it)`,
+  );
+  return unknownOutput<string>();
+}
+
+/** An Output whose value is unknown (what the engine shows as "output<string>" in a preview). */
+function unknownOutput<T>(): pulumi.Output<T> {
+  // The SDK's Output class takes (resources, value, isKnown, isSecret, allResources); there is no
+  // public factory for an unknown value outside a resource.
+  const OutputImpl = pulumi.Output as unknown as new (...a: unknown[]) => pulumi.Output<T>;
+  return new OutputImpl(new Set(), Promise.resolve(undefined), Promise.resolve(false), Promise.resolve(false), Promise.resolve(new Set()));
 }
 
 export function openstackEnvironment(cfg: PlatformConfig, parent?: pulumi.Resource): Environment {
   const name = cfg.stack;
   if (!cfg.adminCidr) throw new Error("openstackEnvironment: adminCidr is required (validated by stacks/config.ts)");
-  const opts = parent ? { parent } : {};
+  const opts: pulumi.CustomResourceOptions = parent ? { parent } : {};
+  // OpenStack resources (os) and components holding them (osc): the default provider, or the
+  // placeholder one in a preview without credentials.
+  let os: pulumi.CustomResourceOptions = opts;
+  let osc: pulumi.ComponentResourceOptions = opts;
+  if (previewWithoutCredentials(cfg)) {
+    pulumi.log.info(`no OpenStack credentials: previewing with a placeholder endpoint (${PLACEHOLDER_AUTH_URL}) that is never contacted`);
+    const provider = new openstack.Provider(`${name}-preview-openstack`, { authUrl: PLACEHOLDER_AUTH_URL }, opts);
+    os = { ...opts, provider };
+    osc = { ...opts, providers: [provider] };
+  }
 
   const network = new ClusterNetwork(
     name,
-    { cidr: cfg.openstack.networkCidr, externalNetwork: cfg.openstack.externalNetwork, dnsNameservers: cfg.openstack.dnsNameservers },
-    opts,
+    {
+      cidr: cfg.openstack.networkCidr,
+      externalNetwork: cfg.openstack.externalNetwork,
+      externalNetworkId: externalNetworkId(cfg),
+      dnsNameservers: cfg.openstack.dnsNameservers,
+    },
+    osc,
   );
   const groups = new SecurityGroups(
     name,
     { adminCidr: cfg.adminCidr, clusterCidr: cfg.openstack.networkCidr, servingPort: cfg.serving.port, rayWorkerPorts: RAY_WORKER_PORTS },
-    opts,
+    osc,
   );
 
   let publicKey: pulumi.Input<string>;
@@ -62,10 +103,10 @@ export function openstackEnvironment(cfg: PlatformConfig, parent?: pulumi.Resour
     privateKey = pulumi.secret(key.privateKeyOpenssh);
     generatedPrivateKey = privateKey;
   }
-  const keypair = new openstack.compute.Keypair(`${name}-keypair`, { name: `${name}-rayswarm`, publicKey }, opts);
+  const keypair = new openstack.compute.Keypair(`${name}-keypair`, { name: `${name}-rayswarm`, publicKey }, os);
 
   const serverGroup = (role: string) =>
-    new openstack.compute.ServerGroup(`${name}-${role}s`, { name: `${name}-${role}s`, policies: ["anti-affinity"] }, opts);
+    new openstack.compute.ServerGroup(`${name}-${role}s`, { name: `${name}-${role}s`, policies: ["anti-affinity"] }, os);
   const serverGroups: Partial<Record<Role, openstack.compute.ServerGroup>> = {
     "swarm-manager": serverGroup("swarm-manager"),
     "swarm-worker": serverGroup("swarm-worker"),
@@ -93,7 +134,7 @@ export function openstackEnvironment(cfg: PlatformConfig, parent?: pulumi.Resour
         bastion: bastion ? { address: bastion.publicAddress!, user: cfg.ssh.user, ready: bastion.ready } : undefined,
         dependsOn: [network.routerInterface],
       },
-      opts,
+      osc,
     );
 
   const bastionPlan = planned.find((p) => p.role === "orchestration")!;

@@ -82,6 +82,12 @@ const KEY_TABLE = {
     default: "public",
     environments: ["openstack"],
   },
+  externalNetworkId: {
+    description:
+      "Id of that external network. Set: it is used as is (no lookup). Unset: looked up by name, which needs OpenStack credentials; a preview without credentials (e.g. a pull request from a fork) then shows it as unknown.",
+    type: "string",
+    environments: ["openstack"],
+  },
   bastionFlavor: {
     description: "Flavor of the orchestration VM (bastion).",
     type: "string",
@@ -98,7 +104,8 @@ const KEY_TABLE = {
   swarmManagerFlavor: { description: "Flavor of the Swarm managers.", type: "string", default: "m1.medium", environments: ["openstack"] },
   swarmWorkerFlavor: { description: "Flavor of the Swarm workers.", type: "string", default: "m1.medium", environments: ["openstack"] },
   networkCidr: {
-    description: "Private IPv4 CIDR of the cluster network (RFC 1918, /16 to /27). Machines get fixed addresses from .10 up.",
+    description:
+      "Private IPv4 CIDR of the cluster network (RFC 1918, /16 to /27). Each role has a fixed block: .10 orchestration, .11 Ray head, .12–.19 Swarm managers, the rest split between Ray workers and Swarm workers (a /24 fits 117 of each), so scaling one role never moves another.",
     type: "string",
     default: "10.42.0.0/24",
     environments: ["openstack", "local"],
@@ -168,7 +175,8 @@ const KEY_TABLE = {
   },
   keepModelVersions: { description: "Model versions kept on each production machine (>= 2).", type: "integer", default: 5 },
   hosts: {
-    description: "Existing machines: a list of {name, address, roles, user?, port?, privateAddress?}. Required for existing.",
+    description:
+      "Existing machines: a list of {name, address, roles, user?, port?, privateAddress?, hostKey?}. Required for existing. hostKey (the line of /etc/ssh/ssh_host_ed25519_key.pub) makes every connection check the machine's identity; without it the host key is not checked (a warning says so).",
     type: "object",
     environments: ["existing"],
   },

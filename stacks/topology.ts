@@ -1,10 +1,13 @@
 /**
  * The machines a stack asks for (openstack and local): names, roles and fixed private addresses,
- * computed from config alone so previews show real addresses.
+ * computed from config alone so previews show real addresses. Every role has its own block of
+ * the subnet (stacks/network.ts), so adding machines of one role never moves another's address.
  */
 import type { PlatformConfig } from "./config";
-import { parseCidr } from "./config";
+import { addressAt, parseCidr, roleBlocks } from "./network";
 import type { Role } from "./schema";
+
+export { addressAt, FIRST_HOST } from "./network";
 
 export interface PlannedMachine {
   /** `${stack}-${role}` or `${stack}-${role}-${i}`: also the hostname. */
@@ -15,25 +18,21 @@ export interface PlannedMachine {
   readonly privateAddress: string;
 }
 
-/** First host number used inside the subnet (lower ones are left to the router/DHCP). */
-export const FIRST_HOST = 10;
-
-export function addressAt(cidr: string, hostNumber: number): string {
-  const net = parseCidr(cidr);
-  if (!net) throw new Error(`addressAt: ${cidr} is not a network CIDR`);
-  const n = net.base + hostNumber;
-  return [24, 16, 8, 0].map((s) => (n >>> s) & 255).join(".");
-}
-
 export function plannedMachines(cfg: PlatformConfig): PlannedMachine[] {
+  const cidr = cfg.environment === "local" ? cfg.local.networkCidr : cfg.openstack.networkCidr;
+  const net = parseCidr(cidr);
+  if (!net) throw new Error(`plannedMachines: ${cidr} is not a network CIDR (validated by stacks/config.ts)`);
+  const blocks = roleBlocks(net.prefix);
   const out: PlannedMachine[] = [];
   const add = (role: Role, count: number, single: boolean) => {
+    if (count > blocks[role].size)
+      throw new Error(`plannedMachines: ${count} ${role} machines do not fit in ${cidr} (validated by stacks/config.ts)`);
     for (let i = 0; i < count; i++) {
       out.push({
         name: single ? `${cfg.stack}-${role}` : `${cfg.stack}-${role}-${i}`,
         role,
         index: i,
-        privateAddress: addressAt(cfg.openstack.networkCidr, FIRST_HOST + out.length),
+        privateAddress: addressAt(cidr, blocks[role].first + i),
       });
     }
   };

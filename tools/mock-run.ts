@@ -3,6 +3,7 @@
  * parent and direct dependencies (explicit dependsOn + the resources behind every input Output).
  * The mocks throw on any resource type or function call they do not know.
  */
+import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface Recorded {
@@ -12,6 +13,8 @@ export interface Recorded {
   readonly parent?: pulumi.Resource;
   /** Raw props as the program passed them (may hold Outputs). */
   readonly props: pulumi.Inputs;
+  /** Properties the engine does not diff (`ignoreChanges`). */
+  readonly ignoreChanges: readonly string[];
   /** Explicit dependsOn. */
   readonly explicitDeps: pulumi.Resource[];
   /** Filled after the run: resolved inputs seen by the mock provider (custom resources only). */
@@ -50,7 +53,7 @@ const MOCKED_TYPES: Record<string, (args: pulumi.runtime.MockResourceArgs, n: nu
     privateKeyOpenssh: `${FAKE_KEY_HEADER}\nmock-${n}\n-----END OPENSSH PRIVATE KEY-----\n`,
     privateKeyPem: `mock-pem-${n}`,
   }),
-  "random:index/randomPassword:RandomPassword": (_a, n) => ({ result: `mock-password-${n}` }),
+  "random:index/randomPassword:RandomPassword": (a) => ({ result: `mock-password-${a.name}` }),
   "docker:index/network:Network": () => ({}),
   "docker:index/volume:Volume": () => ({}),
   "docker:index/container:Container": () => ({}),
@@ -88,7 +91,6 @@ export async function runProgram(
   program: () => unknown,
   opts: { secretKeys?: string[]; preview?: boolean } = {},
 ): Promise<RunResult> {
-  let counter = 0;
   const resolved = new Map<string, Record<string, unknown>>();
   await pulumi.runtime.setMocks(
     {
@@ -99,9 +101,11 @@ export async function runProgram(
         }
         const compute = MOCKED_TYPES[args.type];
         if (!compute) throw new Error(`unmocked resource type ${args.type} (${args.name})`);
-        counter += 1;
+        // A number per resource from its type and name (not from creation order), so a run with
+        // more resources gives the existing ones the same computed values.
+        const n = 1 + (parseInt(crypto.createHash("sha1").update(`${args.type}::${args.name}`).digest("hex").slice(0, 8), 16) % 100000);
         resolved.set(`${args.type}::${args.name}`, args.inputs);
-        return { id: `${args.name}-id`, state: { ...args.inputs, ...compute(args, counter) } };
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...compute(args, n) } };
       },
       call(args) {
         const fn = KNOWN_CALLS[args.token];
@@ -130,6 +134,7 @@ export async function runProgram(
         parent: args.opts.parent,
         props: args.props,
         explicitDeps: explicit,
+        ignoreChanges: args.opts.ignoreChanges ?? [],
         deps: new Set(),
       });
       return undefined;
@@ -139,6 +144,8 @@ export async function runProgram(
     return outputs as pulumi.Inputs;
   });
 
+  // Every resource registered (the stack's outputs may resolve before the last ones do).
+  await new Promise((done) => pulumi.all(resources.map((r) => r.resource.urn)).apply(done));
   // Resolve the dependencies behind every input Output.
   for (const r of resources) {
     for (const x of r.explicitDeps) r.deps.add(x);

@@ -1,9 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
-import * as command from "@pulumi/command";
+import type * as command from "@pulumi/command";
 import type { Role } from "../../stacks/schema";
 import { Connection, Host, sshCommandLine } from "../host";
 import { cloudConfig, renderCloudConfig } from "./cloudinit";
+import { remoteCommand } from "../remote";
 
 export interface MachineArgs {
   /** Roles of the machine (drives packages and groups). */
@@ -45,6 +46,7 @@ export class Machine extends pulumi.ComponentResource implements Host {
   public readonly ready: command.remote.Command;
   public readonly sshCommand: pulumi.Output<string>;
   public readonly instanceId: pulumi.Output<string>;
+  public readonly identity: pulumi.Output<string>;
 
   constructor(name: string, args: MachineArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("rayswarm:openstack:Machine", name, {}, opts);
@@ -113,7 +115,7 @@ export class Machine extends pulumi.ComponentResource implements Host {
         : undefined,
     }) as pulumi.Output<Connection>;
 
-    this.ready = new command.remote.Command(
+    this.ready = remoteCommand(
       `${name}-ready`,
       {
         connection,
@@ -130,6 +132,7 @@ export class Machine extends pulumi.ComponentResource implements Host {
     this.privateAddress = pulumi.output(args.privateAddress);
     this.connection = connection;
     this.instanceId = instance.id;
+    this.identity = instance.id;
     this.sshCommand = sshCommandLine({
       user: args.user,
       address: host,

@@ -6,6 +6,8 @@ export interface ClusterNetworkArgs {
   readonly cidr: string;
   /** Name of the external network the router uplinks to. */
   readonly externalNetwork: string;
+  /** Its id, when known (no lookup by name then). Default: looked up by name. */
+  readonly externalNetworkId?: pulumi.Input<string>;
   /** DNS servers handed out by DHCP. Default: none (the cloud's). */
   readonly dnsNameservers?: readonly string[];
 }
@@ -25,7 +27,8 @@ export class ClusterNetwork extends pulumi.ComponentResource {
     if (!args.externalNetwork)
       throw new pulumi.ResourceError("ClusterNetwork: args.externalNetwork is required (the name of the external network)", this);
 
-    const external = openstack.networking.getNetworkOutput({ name: args.externalNetwork, external: true }, { parent: this });
+    const externalId =
+      args.externalNetworkId ?? openstack.networking.getNetworkOutput({ name: args.externalNetwork, external: true }, { parent: this }).id;
     const network = new openstack.networking.Network(`${name}-net`, { name: `${name}-net`, adminStateUp: true }, { parent: this });
     const subnet = new openstack.networking.Subnet(
       `${name}-subnet`,
@@ -41,7 +44,7 @@ export class ClusterNetwork extends pulumi.ComponentResource {
     );
     const router = new openstack.networking.Router(
       `${name}-router`,
-      { name: `${name}-router`, adminStateUp: true, externalNetworkId: external.id },
+      { name: `${name}-router`, adminStateUp: true, externalNetworkId: externalId },
       { parent: this },
     );
     this.routerInterface = new openstack.networking.RouterInterface(

@@ -1,8 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import * as command from "@pulumi/command";
 import * as tls from "@pulumi/tls";
 import { Host } from "../host";
-import { BundleFile, BundleOnHost, REMOTE_CURRENT, hashOf, scriptCommand, scriptCommandOf } from "../remote";
+import { BundleFile, BundleOnHost, REMOTE_CURRENT, hashOf, hostTriggers, remoteCommand, scriptCommand } from "../remote";
 
 export interface ModelPromotionArgs {
   /** The development machine (Ray head): the models working repo lives here. */
@@ -76,46 +75,63 @@ export class ModelPromotion extends pulumi.ComponentResource {
 
     // Production side, all machines in parallel.
     const productionTrigger = hashOf(args.files, ["host/common.sh", "host/promotion-production.sh", ...promotionFiles, ...gateFiles]);
-    const production = args.production.map(
-      (h) =>
-        new command.remote.Command(
-          `${name}-production-${h.name}`,
-          {
-            connection: h.connection,
-            create: scriptCommand("host/promotion-production.sh", [args.modelRoot, args.keepVersions]),
-            stdin: key.publicKeyOpenssh.apply((k) => `${k.trim()}\n`),
-            triggers: [productionTrigger, args.modelRoot, args.keepVersions],
-            logging: "stderr",
-          },
-          { parent: this, dependsOn: [args.bundles[h.name].installed, ...(args.after ?? [])] },
-        ),
+    const production = args.production.map((h) =>
+      remoteCommand(
+        `${name}-production-${h.name}`,
+        {
+          connection: h.connection,
+          create: scriptCommand("host/promotion-production.sh", [args.modelRoot, args.keepVersions]),
+          stdin: key.publicKeyOpenssh.apply((k) => `${k.trim()}\n`),
+          triggers: hostTriggers(h, productionTrigger, args.modelRoot, args.keepVersions),
+          logging: "stderr",
+        },
+        { parent: this, dependsOn: [args.bundles[h.name].installed, ...(args.after ?? [])] },
+      ),
     );
 
-    // Development side: the working repo pushes to git@<every production machine>.
-    const targets = args.production.map((h) => pulumi.interpolate`git@${h.privateAddress}`);
-    const development = new command.remote.Command(
+    // Development side: the working repo (deploy key, post-commit hook), then one step per
+    // production machine that makes the repo push to git@<it> (and hands it the live model),
+    // so adding a machine only adds a step; removing one takes it out of the push list.
+    const dev = args.development;
+    const development = remoteCommand(
       `${name}-development`,
       {
-        connection: args.development.connection,
-        create: scriptCommandOf("promotion/setup-development.sh", [repoDir, ...targets]),
+        connection: dev.connection,
+        create: scriptCommand("promotion/setup-development.sh", [repoDir]),
         stdin: pulumi.secret(key.privateKeyOpenssh),
-        triggers: [hashOf(args.files, promotionFiles), ...targets],
+        triggers: hostTriggers(dev, hashOf(args.files, promotionFiles)),
         logging: "stderr",
       },
-      { parent: this, dependsOn: [args.bundles[args.development.name].installed, ...production], additionalSecretOutputs: ["stdin"] },
+      { parent: this, dependsOn: [args.bundles[dev.name].installed], additionalSecretOutputs: ["stdin"] },
     );
+    const targetTrigger = hashOf(args.files, ["promotion/target.sh", "promotion/lib/dev.sh"]);
+    const targets = args.production.map((h, i) => {
+      const target = pulumi.interpolate`git@${h.privateAddress}`;
+      return remoteCommand(
+        `${name}-target-${h.name}`,
+        {
+          connection: dev.connection,
+          create: target.apply((t) => scriptCommand("promotion/target.sh", ["add", repoDir, t])),
+          delete: target.apply((t) => scriptCommand("promotion/target.sh", ["remove", repoDir, t])),
+          triggers: hostTriggers(dev, h.identity, targetTrigger),
+          logging: "stderr",
+        },
+        { parent: this, dependsOn: [development, production[i]] },
+      );
+    });
 
     let ready: pulumi.Resource = development;
+    if (targets.length) ready = targets[targets.length - 1];
     if (args.initialModel) {
-      const initial = new command.remote.Command(
+      const initial = remoteCommand(
         `${name}-promote-initial`,
         {
           connection: args.development.connection,
           create: scriptCommand("host/promote-once.sh", [repoDir, args.initialModel.dir]),
-          triggers: [args.initialModel.version],
+          triggers: hostTriggers(dev, args.initialModel.version),
           logging: "stderr",
         },
-        { parent: this, dependsOn: [development, ...args.initialModel.after] },
+        { parent: this, dependsOn: [development, ...targets, ...args.initialModel.after] },
       );
       this.initialVersion = pulumi.output(args.initialModel.version);
       ready = initial;

@@ -1,7 +1,17 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { Host } from "../host";
-import { BundleFile, BundleOnHost, REMOTE_CURRENT, hashOf, lifecycle, scriptCommand, scriptCommandOf } from "../remote";
+import { Host, sshTunnel } from "../host";
+import {
+  BundleFile,
+  BundleOnHost,
+  REMOTE_CURRENT,
+  hashOf,
+  hostTriggers,
+  lifecycle,
+  remoteCommand,
+  scriptCommand,
+  scriptCommandOf,
+} from "../remote";
 import { RAY_PORTS } from "../openstack/security";
 
 export interface RayClusterArgs {
@@ -21,8 +31,8 @@ export interface RayClusterArgs {
   readonly tuningTimeBudget?: number;
   /** Run JupyterLab on the head (127.0.0.1 only, SSH tunnel). Default: false. */
   readonly jupyter?: boolean;
-  /** How operators reach the head through the bastion, for the tunnel commands. */
-  readonly bastion: { readonly address: pulumi.Input<string>; readonly user: string };
+  /** The ssh line operators reach the bastion with (the dashboard tunnel starts from it). */
+  readonly bastionSsh: pulumi.Input<string>;
   /** Seconds to wait for all nodes. Default: 600. */
   readonly waitSeconds?: number;
 }
@@ -47,7 +57,7 @@ export class RayCluster extends pulumi.ComponentResource {
   public readonly dashboardTunnel: pulumi.Output<string>;
   /** Command that forwards JupyterLab to localhost:8888 (only when enabled). */
   public readonly jupyterTunnel?: pulumi.Output<string>;
-  /** `nodes=<n>` as reported by `ray status` after bootstrap. */
+  /** Nodes in the cluster: the head and every worker, each of whose join steps waited for it. */
   public readonly nodeCount: pulumi.Output<number>;
   /** Depend on this to use the cluster. */
   public readonly ready: command.remote.Command;
@@ -85,92 +95,94 @@ export class RayCluster extends pulumi.ComponentResource {
         parent: this,
         dependsOn: [args.bundles[h.name].installed],
       });
-      installed[h.name] = new command.remote.Command(
+      installed[h.name] = remoteCommand(
         `${name}-install-${h.name}`,
         {
           connection: h.connection,
           create: scriptCommand("host/ray-install.sh", [args.rayVersion, `${REMOTE_CURRENT}/tuning/requirements.txt`]),
-          triggers: [installTrigger, args.rayVersion],
+          triggers: hostTriggers(h, installTrigger, args.rayVersion),
           logging: "stderr",
         },
         { parent: this, dependsOn: [stop] },
       );
     }
 
-    const head = new command.remote.Command(
+    const head = remoteCommand(
       `${name}-head`,
       {
         connection: args.head.connection,
         create: scriptCommandOf("host/ray-head.sh", [args.head.privateAddress, RAY_PORTS.gcs, RAY_PORTS.dashboard]),
         // A new Ray install (version or requirements) restarts Ray too.
-        triggers: [trig("ray-head.sh"), installTrigger, args.rayVersion, args.head.privateAddress],
+        triggers: hostTriggers(args.head, trig("ray-head.sh"), installTrigger, args.rayVersion, args.head.privateAddress),
         logging: "stderr",
       },
       { parent: this, dependsOn: [installed[args.head.name]] },
     );
 
     // Workers join the head's private address, all in parallel, each after the head is up.
-    const workers = args.workers.map(
-      (w) =>
-        new command.remote.Command(
-          `${name}-worker-${w.name}`,
-          {
-            connection: w.connection,
-            create: scriptCommandOf("host/ray-worker.sh", [gcs, w.privateAddress]),
-            triggers: [trig("ray-worker.sh"), installTrigger, args.rayVersion, w.privateAddress],
-            logging: "stderr",
-          },
-          { parent: this, dependsOn: [installed[w.name], head] },
-        ),
+    const workers = args.workers.map((w) =>
+      remoteCommand(
+        `${name}-worker-${w.name}`,
+        {
+          connection: w.connection,
+          create: scriptCommandOf("host/ray-worker.sh", [gcs, w.privateAddress]),
+          triggers: hostTriggers(w, args.head.identity, trig("ray-worker.sh"), installTrigger, args.rayVersion, w.privateAddress),
+          logging: "stderr",
+        },
+        { parent: this, dependsOn: [installed[w.name], head] },
+      ),
     );
 
+    // The whole cluster up before the first job. It runs when the cluster is made; a later
+    // scale-out only adds workers, each of whose join waits for itself (ray-worker.sh), so the
+    // count in its command line is not a reason to run it again (ignoreChanges).
     const expected = 1 + args.workers.length;
-    this.ready = new command.remote.Command(
+    this.ready = remoteCommand(
       `${name}-wait`,
       {
         connection: args.head.connection,
         create: scriptCommandOf("host/ray-wait.sh", [gcs, expected, args.waitSeconds ?? 600]),
-        triggers: [trig("ray-wait.sh"), expected, ...args.workers.map((w) => w.name)],
+        triggers: hostTriggers(args.head, trig("ray-wait.sh")),
         logging: "stderr",
       },
-      { parent: this, dependsOn: [head, ...workers] },
+      { parent: this, dependsOn: [head, ...workers], ignoreChanges: ["create"] },
     );
-    this.nodeCount = this.ready.stdout.apply((out) => Number(/nodes=(\d+)/.exec(out)?.[1] ?? NaN));
+    this.nodeCount = pulumi.all([this.ready.stdout, ...workers.map((w) => w.stdout)]).apply(() => expected);
 
-    const tunnel = (port: number, target: pulumi.Input<string>) =>
-      pulumi
-        .all([args.bastion.address, target])
-        .apply(([b, t]) => `ssh -N -L ${port}:${t}:${port} ${args.bastion.user}@${b}  # then open http://localhost:${port}`);
-    this.dashboardTunnel = tunnel(RAY_PORTS.dashboard, args.head.privateAddress);
+    const dash = RAY_PORTS.dashboard;
+    this.dashboardTunnel = sshTunnel(
+      args.bastionSsh,
+      pulumi.interpolate`${dash}:${args.head.privateAddress}:${dash}`,
+      `then open http://localhost:${dash}`,
+    );
 
     if (args.jupyter) {
-      new command.remote.Command(
+      remoteCommand(
         `${name}-jupyter`,
         {
           connection: args.head.connection,
           create: scriptCommand("host/jupyter.sh", [JUPYTERLAB_VERSION, JUPYTER_PORT]),
-          triggers: [trig("jupyter.sh"), JUPYTERLAB_VERSION],
+          triggers: hostTriggers(args.head, trig("jupyter.sh"), JUPYTERLAB_VERSION),
           logging: "stderr",
         },
         { parent: this, dependsOn: [installed[args.head.name]] },
       );
       // JupyterLab listens on the head's loopback only: the tunnel hops bastion -> head.
-      this.jupyterTunnel = pulumi
-        .all([args.bastion.address, args.head.privateAddress])
-        .apply(
-          ([b, h]) =>
-            `ssh -N -J ${args.bastion.user}@${b} -L ${JUPYTER_PORT}:127.0.0.1:${JUPYTER_PORT} ${args.head.user}@${h}  # token: sudo cat /etc/rayswarm/jupyter-token on the head`,
-        );
+      this.jupyterTunnel = sshTunnel(
+        args.head.sshCommand,
+        `${JUPYTER_PORT}:127.0.0.1:${JUPYTER_PORT}`,
+        `then open http://localhost:${JUPYTER_PORT}; token: sudo cat /etc/rayswarm/jupyter-token on the head`,
+      );
     }
 
     if (args.initialTuning ?? true) {
-      const job = new command.remote.Command(
+      const job = remoteCommand(
         `${name}-initial-tuning`,
         {
           connection: args.head.connection,
           create: scriptCommandOf("host/tune-initial.sh", [gcs, INITIAL_MODEL_DIR, args.tuningTrials ?? 16, args.tuningTimeBudget ?? 600]),
           // The model is made once; later edits to the tuning code don't re-run it (promote new models instead).
-          triggers: [INITIAL_MODEL_DIR],
+          triggers: hostTriggers(args.head, INITIAL_MODEL_DIR),
           logging: "stderr",
         },
         { parent: this, dependsOn: [this.ready] },

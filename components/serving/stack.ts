@@ -1,10 +1,11 @@
 import * as crypto from "crypto";
+import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as random from "@pulumi/random";
 import { Host } from "../host";
-import { BundleFile, BundleOnHost, hashOf, lifecycle, scriptCommand } from "../remote";
+import { BundleFile, BundleOnHost, hashOf, hostTriggers, lifecycle, remoteCommand, scriptCommand } from "../remote";
 import { AMQP_USER, buildStackFile, renderStackFile, StackSettings } from "./stackfile";
 
 /**
@@ -37,6 +38,19 @@ export interface ServingStackArgs extends Pick<
 }
 
 const uses = (...scripts: string[]) => ["host/common.sh", ...scripts.map((s) => `host/${s}`)];
+
+/** sha256 of a file, read in chunks (image tarballs are hundreds of MB). */
+function fileSha256(file: string): string {
+  const h = crypto.createHash("sha256");
+  const fd = fs.openSync(file, "r");
+  try {
+    const buf = Buffer.allocUnsafe(1 << 22);
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest("hex");
+}
 
 /** Short, non-reversible tag of a secret value, so a new value gets a new Docker secret name. */
 function tagOf(value: pulumi.Output<string>): pulumi.Output<string> {
@@ -71,6 +85,14 @@ export class ServingStack extends pulumi.ComponentResource {
       throw new pulumi.ResourceError(`ServingStack ${name}: args.manager must be one of args.nodes`, this);
     // Relative tarball paths are relative to the project folder (where `pulumi` runs).
     const tarballs = (args.imageTarballs ?? []).map((t) => path.resolve(t));
+    for (const t of tarballs)
+      if (!fs.existsSync(t))
+        throw new pulumi.ResourceError(
+          `ServingStack ${name}: image tarball ${t} does not exist: make it with bash scripts/images/save-images.sh ${path.dirname(t)} <image>`,
+          this,
+        );
+    // A tarball is known by its content: a rebuilt image is copied and loaded again.
+    const tarHash = Object.fromEntries(tarballs.map((t) => [t, fileSha256(t)]));
     const stack = args.stackName ?? "rayswarm";
     const trig = (...scripts: string[]) => hashOf(args.files, uses(...scripts));
 
@@ -101,32 +123,33 @@ export class ServingStack extends pulumi.ComponentResource {
     };
 
     // Docker secrets, created from stdin on the manager (never in argv, logs or the stack file).
-    const secrets = (Object.keys(contents) as (keyof typeof contents)[]).map(
-      (k) =>
-        new command.remote.Command(
-          `${name}-secret-${k}`,
-          {
-            connection: args.manager.connection,
-            create: secretNames[k].apply((n) => scriptCommand("host/swarm-secret.sh", ["create", n])),
-            delete: secretNames[k].apply((n) => scriptCommand("host/swarm-secret.sh", ["remove", n])),
-            stdin: contents[k],
-            triggers: [trig("swarm-secret.sh")],
-            logging: "stderr",
-          },
-          { parent: this, dependsOn: [args.swarmReady], additionalSecretOutputs: ["stdin"] },
-        ),
+    const secrets = (Object.keys(contents) as (keyof typeof contents)[]).map((k) =>
+      remoteCommand(
+        `${name}-secret-${k}`,
+        {
+          connection: args.manager.connection,
+          create: secretNames[k].apply((n) => scriptCommand("host/swarm-secret.sh", ["create", n])),
+          delete: secretNames[k].apply((n) => scriptCommand("host/swarm-secret.sh", ["remove", n])),
+          stdin: contents[k],
+          // Only a new manager makes a secret again (a new value has a new name, so a new
+          // create line); script edits never replace a secret that running services use.
+          triggers: [args.manager.identity],
+          logging: "stderr",
+        },
+        { parent: this, dependsOn: [args.swarmReady], additionalSecretOutputs: ["stdin"] },
+      ),
     );
 
     // Every node: the model folder the workers mount, and the images (when preloading).
     const prepared: pulumi.Resource[] = [];
     for (const n of args.nodes) {
       prepared.push(
-        new command.remote.Command(
+        remoteCommand(
           `${name}-models-${n.name}`,
           {
             connection: n.connection,
             create: scriptCommand("host/model-root.sh", [args.modelRoot]),
-            triggers: [trig("model-root.sh"), args.modelRoot],
+            triggers: hostTriggers(n, trig("model-root.sh"), args.modelRoot),
             logging: "stderr",
           },
           { parent: this, dependsOn: [args.bundles[n.name].installed] },
@@ -137,16 +160,21 @@ export class ServingStack extends pulumi.ComponentResource {
         const remote = `/var/tmp/rayswarm-image-${base}`;
         const copy = new command.remote.CopyToRemote(
           `${name}-image-${n.name}-${base}`,
-          { connection: n.connection, source: new pulumi.asset.FileAsset(tar), remotePath: remote, triggers: [tar] },
+          {
+            connection: n.connection,
+            source: new pulumi.asset.FileAsset(tar),
+            remotePath: remote,
+            triggers: hostTriggers(n, tarHash[tar]),
+          },
           { parent: this, dependsOn: [args.bundles[n.name].installed] },
         );
         prepared.push(
-          new command.remote.Command(
+          remoteCommand(
             `${name}-load-${n.name}-${base}`,
             {
               connection: n.connection,
               create: scriptCommand("host/image-load.sh", [remote]),
-              triggers: [trig("image-load.sh")],
+              triggers: hostTriggers(n, trig("image-load.sh"), tarHash[tar]),
               logging: "stderr",
             },
             { parent: this, dependsOn: [copy, args.swarmReady] },
@@ -177,14 +205,18 @@ export class ServingStack extends pulumi.ComponentResource {
       parent: this,
       dependsOn: [args.swarmReady, ...secrets],
     });
-    this.ready = new command.remote.Command(
+    this.ready = remoteCommand(
       `${name}-deploy`,
       {
         connection: args.manager.connection,
         create: scriptCommand("host/stack-deploy.sh", [stack, args.convergeSeconds ?? 600]),
         stdin: stackFile,
         // Re-deploys when the stack file changes (its hash, not its text, is the trigger).
-        triggers: [stackFile.apply((f) => crypto.createHash("sha256").update(f).digest("hex")), trig("stack-deploy.sh")],
+        triggers: hostTriggers(
+          args.manager,
+          stackFile.apply((f) => crypto.createHash("sha256").update(f).digest("hex")),
+          trig("stack-deploy.sh"),
+        ),
         logging: "stderr",
       },
       { parent: this, dependsOn: [remove, ...prepared] },

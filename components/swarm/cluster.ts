@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { Host } from "../host";
-import { BundleFile, BundleOnHost, hashOf, lifecycle, scriptCommand, scriptCommandOf } from "../remote";
+import { BundleFile, BundleOnHost, hashOf, hostTriggers, lifecycle, remoteCommand, scriptCommand, scriptCommandOf } from "../remote";
 import { SWARM_PORTS } from "../openstack/security";
 
 export interface SwarmClusterArgs {
@@ -71,12 +71,12 @@ export class SwarmCluster extends pulumi.ComponentResource {
     // 1. Docker on every node, in parallel.
     const docker: Record<string, command.remote.Command> = {};
     for (const h of all) {
-      docker[h.name] = new command.remote.Command(
+      docker[h.name] = remoteCommand(
         `${name}-docker-${h.name}`,
         {
           connection: h.connection,
           create: scriptCommand("host/docker-install.sh"),
-          triggers: [trig("docker-install.sh")],
+          triggers: hostTriggers(h, trig("docker-install.sh")),
           logging: "stderr",
         },
         { parent: this, dependsOn: [args.bundles[h.name].installed] },
@@ -88,21 +88,26 @@ export class SwarmCluster extends pulumi.ComponentResource {
       parent: this,
       dependsOn: [docker[first.name]],
     });
-    const init = new command.remote.Command(
+    const init = remoteCommand(
       `${name}-init`,
       {
         connection: first.connection,
         create: scriptCommandOf("host/swarm-init.sh", [first.privateAddress]),
-        triggers: [trig("swarm-init.sh"), first.privateAddress],
+        triggers: hostTriggers(first, trig("swarm-init.sh"), first.privateAddress),
         logging: "stderr",
       },
       { parent: this, dependsOn: [firstLeave] },
     );
 
     // 3. Tokens, read back as secrets (stdout is never logged).
-    const tokens = new command.remote.Command(
+    const tokens = remoteCommand(
       `${name}-tokens`,
-      { connection: first.connection, create: scriptCommand("host/swarm-tokens.sh"), triggers: [trig("swarm-tokens.sh")], logging: "none" },
+      {
+        connection: first.connection,
+        create: scriptCommand("host/swarm-tokens.sh"),
+        triggers: hostTriggers(first, trig("swarm-tokens.sh")),
+        logging: "none",
+      },
       { parent: this, dependsOn: [init], additionalSecretOutputs: ["stdout"] },
     );
     const parsed = tokens.stdout.apply((out) => {
@@ -118,7 +123,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
     //    -> leave (node side; delete = leave the swarm)
     //    -> join (token on stdin) -> label (manager side).
     //    Pulumi deletes in reverse: the node leaves first, then the manager removes it.
-    const labelled: pulumi.Resource[] = [];
+    const labelled: command.remote.Command[] = [];
     const joinNode = (h: Host, token: pulumi.Output<string>) => {
       const slot = lifecycle(`${name}-slot-${h.name}`, first.connection, scriptCommand("host/swarm-node-rm.sh", [h.name]), {
         parent: this,
@@ -128,13 +133,13 @@ export class SwarmCluster extends pulumi.ComponentResource {
         parent: this,
         dependsOn: [slot, docker[h.name]],
       });
-      const join = new command.remote.Command(
+      const join = remoteCommand(
         `${name}-join-${h.name}`,
         {
           connection: h.connection,
           create: scriptCommandOf("host/swarm-join.sh", [managerAddress, h.privateAddress]),
           stdin: pulumi.secret(token.apply((t) => `${t}\n`)),
-          triggers: [trig("swarm-join.sh"), h.privateAddress],
+          triggers: hostTriggers(h, first.identity, trig("swarm-join.sh"), h.privateAddress),
           logging: "stderr",
         },
         { parent: this, dependsOn: [leave, tokens], additionalSecretOutputs: ["stdin"] },
@@ -142,12 +147,12 @@ export class SwarmCluster extends pulumi.ComponentResource {
       labelled.push(label(h, [join]));
     };
     const label = (h: Host, after: pulumi.Resource[]) =>
-      new command.remote.Command(
+      remoteCommand(
         `${name}-label-${h.name}`,
         {
           connection: first.connection,
           create: scriptCommand("host/swarm-label.sh", [h.name, ...labelsFor(h)]),
-          triggers: [trig("swarm-label.sh"), ...labelsFor(h)],
+          triggers: hostTriggers(h, first.identity, trig("swarm-label.sh"), ...labelsFor(h)),
           logging: "stderr",
         },
         { parent: this, dependsOn: after },
@@ -156,21 +161,26 @@ export class SwarmCluster extends pulumi.ComponentResource {
     for (const m of otherManagers) joinNode(m, this.managerToken);
     for (const w of args.workers) joinNode(w, this.workerToken);
 
-    // 5. The node list, once everything joined.
-    this.ready = new command.remote.Command(
+    // 5. Every node joined: the check runs once when the swarm is made (nothing of the node
+    //    list is in its inputs, so adding nodes later only adds their own join + label steps).
+    this.ready = remoteCommand(
       `${name}-nodes`,
       {
         connection: first.connection,
         create: scriptCommand("host/swarm-nodes.sh"),
-        triggers: [trig("swarm-nodes.sh"), ...all.map((h) => h.name)],
+        triggers: hostTriggers(first, trig("swarm-nodes.sh")),
         logging: "stderr",
       },
       { parent: this, dependsOn: labelled },
     );
-    this.nodes = this.ready.stdout.apply((out) => {
-      const line = out.split("\n").find((l) => l.trim().startsWith("["));
-      return line ? (JSON.parse(line) as SwarmNode[]) : [];
-    });
+    // The node list: each label step prints its node as the manager sees it once labelled.
+    this.nodes = pulumi.all(labelled.map((l) => l.stdout)).apply((outs) =>
+      outs
+        .map((out) => out.split("\n").find((l) => l.trim().startsWith("{")))
+        .filter((l): l is string => l !== undefined)
+        .map((l) => JSON.parse(l) as SwarmNode)
+        .sort((a, b) => a.hostname.localeCompare(b.hostname)),
+    );
     this.managerAddress = managerAddress;
     this.leader = first;
     this.registerOutputs({ nodes: this.nodes, workerToken: this.workerToken, managerToken: this.managerToken, managerAddress });

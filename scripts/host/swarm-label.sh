@@ -5,7 +5,8 @@
 # On a manager: make sure the swarm node(s) with that hostname carry the given labels
 # (`docker node update --label-add`), only updating when a value differs. Labels not
 # named are left alone. Waits up to SWARM_NODE_WAIT_SECONDS (default 90) for a node
-# that has just joined to appear. stdout: only the final changed=true|false line.
+# that has just joined to appear. stdout: the node as JSON (one line: hostname, role, status,
+# availability, labels, id, addr), then the final changed=true|false line.
 set -euo pipefail
 # shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
@@ -36,4 +37,7 @@ while read -r id; do
     log "$node ($id) already has the labels"
   fi
 done < <(node_ids_by_hostname "$node")
+# The node as the manager sees it now (one JSON line: the program's swarmNodes output).
+template='{"hostname":{{json .Description.Hostname}},"role":{{json .Spec.Role}},"status":{{json .Status.State}},"availability":{{json .Spec.Availability}},"labels":{{if .Spec.Labels}}{{json .Spec.Labels}}{{else}}{}{{end}},"id":{{json .ID}},"addr":{{json .Status.Addr}}}'
+emit "$(docker node inspect --format "$template" "$(node_ids_by_hostname "$node" | tail -n 1)")"
 finish

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# setup-development.sh <repo-dir> <prod-user@host[:port]>...   (stdin: deploy PRIVATE key)
+# setup-development.sh <repo-dir> [<prod-user@host[:port]>...]   (stdin: deploy PRIVATE key)
 #
 # Run on the development machine (Ray head) as the user who promotes models. Idempotent;
 # last stdout line: changed=true|false.
@@ -11,17 +11,20 @@
 #    named by PROMOTION_KNOWN_HOSTS (copied in) when that variable is set;
 #  - remote `production`: one pushurl per machine, ssh://<user@host[:port]>/~/models.git
 #    (PROMOTION_REMOTE_PATH overrides models.git; a target starting with / or file:// is
-#    taken as a URL as is, for tests);
+#    taken as a URL as is, for tests). With no targets the pushurls are left as they are:
+#    the program adds one machine at a time with target.sh;
 #  - the post-commit hook that pushes every commit to all of them.
 set -euo pipefail
 umask 077
-if [[ $# -lt 2 ]]; then
-  echo "usage: $0 <repo-dir> <prod-user@host[:port]>...   (deploy private key on stdin)" >&2
+if [[ $# -lt 1 ]]; then
+  echo "usage: $0 <repo-dir> [<prod-user@host[:port]>...]   (deploy private key on stdin)" >&2
   exit 2
 fi
 repo=$1
 shift
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
+# shellcheck source=scripts/promotion/lib/dev.sh
+source "$here/lib/dev.sh"
 remote_path=${PROMOTION_REMOTE_PATH:-models.git}
 changed=false
 
@@ -71,13 +74,11 @@ cfg user.email "${PROMOTION_GIT_EMAIL:-promotion@rayswarm.invalid}"
 
 urls=()
 for target in "$@"; do
-  case $target in
-    /* | file://*) urls+=("$target") ;;
-    *@*) urls+=("ssh://$target/~/$remote_path") ;;
-    *) echo "production target '$target' must be user@host[:port]" >&2; exit 2 ;;
-  esac
+  urls+=("$(target_url "$target" "$remote_path")") || exit 2
 done
-if ! git -C "$repo" remote get-url production >/dev/null 2>&1; then
+if ((${#urls[@]} == 0)); then
+  :
+elif ! git -C "$repo" remote get-url production >/dev/null 2>&1; then
   git -C "$repo" remote add production "${urls[0]}"
   changed=true
 elif [[ $(git -C "$repo" remote get-url production) != "${urls[0]}" ]]; then
@@ -85,7 +86,7 @@ elif [[ $(git -C "$repo" remote get-url production) != "${urls[0]}" ]]; then
   changed=true
 fi
 mapfile -t have < <(git -C "$repo" config --get-all remote.production.pushurl || true)
-if [[ "${have[*]:-}" != "${urls[*]}" ]]; then
+if ((${#urls[@]} > 0)) && [[ "${have[*]:-}" != "${urls[*]}" ]]; then
   git -C "$repo" config --unset-all remote.production.pushurl || true
   for u in "${urls[@]}"; do git -C "$repo" config --add remote.production.pushurl "$u"; done
   changed=true
@@ -97,5 +98,5 @@ if ! cmp -s "$here/hooks/post-commit" "$gd/hooks/post-commit"; then
   install -m 755 "$here/hooks/post-commit" "$gd/hooks/post-commit"
   changed=true
 fi
-echo "models repo: $repo -> ${urls[*]}"
+echo "models repo: $repo -> ${urls[*]:-(targets unchanged)}"
 echo "changed=$changed"

@@ -1,34 +1,50 @@
 /**
- * End to end: the whole platform with the real `pulumi up` on five node containers (the
- * original layout: orchestration, Ray head, Ray worker, Swarm manager, Swarm worker) through
- * the `existing` environment. Asserts the swarm, Ray, the initial model through the git hooks,
- * predictions and the web page, a promotion under load with zero failed requests, a rejected
- * worse model, an idempotent second `up`, and a `destroy` that leaves nothing behind.
+ * End to end under the real Pulumi engine: `pulumi up` of a stack of the `local` environment —
+ * the program makes five node containers with @pulumi/docker (orchestration, Ray head, Ray
+ * worker, Swarm manager, Swarm worker) and builds the platform on them. Asserts the swarm, Ray,
+ * the initial model through the git hooks, predictions and the web page, a promotion under load
+ * with zero failed requests, a rejected worse model; then the engine's own promises: no changes
+ * on a second preview/up, a scale-out that only creates while predictions keep succeeding, a
+ * script edit that replaces only the steps that run it, and a destroy that leaves nothing.
  *
  * Phase timings are written to $RAYSWARM_E2E_TIMINGS (default: <tmp>/e2e-timings.json).
  */
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import * as yaml from "js-yaml";
 import { chromium } from "playwright-core";
-import { Fleet, Node, must, run, sshKeyPair } from "../integration/support/nodes";
-import { REPO } from "./support/pulumi";
-import { Deployer, engineMissing, makeDeployer } from "./support/deployer";
+import { Node, must, run } from "../integration/support/nodes";
+import { PulumiStack, REPO } from "./support/pulumi";
 
-const SUITE = "e2e";
+const STACK = "e2e";
 const NAMES = ["orchestration", "ray-head", "ray-worker", "swarm-manager", "swarm-worker"] as const;
+const CONTAINERS: Record<(typeof NAMES)[number], string> = {
+  orchestration: `${STACK}-orchestration`,
+  "ray-head": `${STACK}-ray-head`,
+  "ray-worker": `${STACK}-ray-worker-0`,
+  "swarm-manager": `${STACK}-swarm-manager-0`,
+  "swarm-worker": `${STACK}-swarm-worker-0`,
+};
 const PORT = 8080;
 const MODEL_ROOT = "/srv/rayswarm/models";
 const REPO_DIR = "/var/lib/rayswarm/models-repo";
 const IMAGES = { serving: "rayswarm/serving:dev", rabbitmq: "rayswarm/rabbitmq:3", redis: "rayswarm/redis:7" };
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-e2e-"));
-const fleet = new Fleet(SUITE);
-let deployer: Deployer;
+let stack: PulumiStack;
 const timings: Record<string, number> = {};
 let nodes: Record<(typeof NAMES)[number], Node>;
 let outputs: Record<string, unknown> = {};
 let initialVersion = "";
+let betterVersion = "";
+let config: Record<string, unknown> = {};
+
+/** The container (a Node to exec in) of a machine of the stack. */
+const node = (name: string) => new Node(name, "");
+const writeConfig = (extra: Record<string, unknown> = {}) =>
+  fs.writeFileSync(stack.configFile, yaml.dump({ config: { ...config, ...extra } }));
 
 async function timed<T>(phase: string, f: () => Promise<T>): Promise<T> {
   const t0 = Date.now();
@@ -40,7 +56,21 @@ async function timed<T>(phase: string, f: () => Promise<T>): Promise<T> {
   }
 }
 
-const api = () => `http://${nodes["swarm-manager"].ip}:${PORT}`;
+/** `docker node ls` on the manager: "<hostname> <status> [<manager status>]" per node, sorted. */
+const swarmReady = async () =>
+  (await sh(nodes["swarm-manager"], "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'"))
+    .split("\n")
+    .map((l) => l.trim())
+    .sort();
+/** Alive nodes as `ray status` on the head counts them. */
+const rayNodes = async () => {
+  const head = String((outputs.privateAddresses as Record<string, string[]>)["ray-head"][0]);
+  const status = await sh(nodes["ray-head"], `/opt/rayswarm/venv/bin/ray status --address ${head}:6379`);
+  const active = status.slice(status.indexOf("Active:"), status.indexOf("Pending:"));
+  return (active.match(/node_/g) ?? []).length;
+};
+
+const api = () => `http://127.0.0.1:${PORT}`;
 
 async function sh(node: Node, script: string): Promise<string> {
   const r = await node.exec(["bash", "-c", script]);
@@ -101,44 +131,25 @@ beforeAll(
       must("bash", [path.join(REPO, "scripts/images/build-images.sh"), "node", "rabbitmq", "redis", "serving"]);
       must("bash", [path.join(REPO, "scripts/images/save-images.sh"), path.join(work, "images"), ...Object.values(IMAGES)]);
     });
-    const key = sshKeyPair();
-    await timed("hosts", async () => {
-      const started = await fleet.start(NAMES, { pipCache: true, authorizedKeys: key.publicKey });
-      nodes = Object.fromEntries(NAMES.map((n, i) => [n, started[i]])) as typeof nodes;
-    });
-
-    // The stack config: the existing environment over the five containers, reached through the
-    // orchestration container (the bastion), images preloaded from tarballs, dnsrr + host ports
-    // (this kernel has no IPVS), a deliberately small initial search (one trial).
-    const hosts = NAMES.map((n) => ({ name: nodes[n].name, address: nodes[n].ip, user: "root", roles: [n] }));
-    const tarballs = fs
-      .readdirSync(path.join(work, "images"))
-      .filter((f) => f.endsWith(".tar"))
-      .map((f) => path.join(work, "images", f));
-    const cfg = {
-      config: {
-        "rayswarm:environment": "existing",
-        "rayswarm:hosts": hosts,
-        "rayswarm:sshUser": "root",
-        "rayswarm:endpointMode": "dnsrr",
-        "rayswarm:publishMode": "host",
-        "rayswarm:overlayEncryption": process.env.RAYSWARM_E2E_ENCRYPT === "1",
-        "rayswarm:servingImage": IMAGES.serving,
-        "rayswarm:rabbitmqImage": IMAGES.rabbitmq,
-        "rayswarm:redisImage": IMAGES.redis,
-        "rayswarm:imageTarballs": tarballs,
-        "rayswarm:apiReplicas": 2,
-        "rayswarm:workerReplicas": 2,
-        "rayswarm:tuningTrials": 1,
-        "rayswarm:tuningTimeBudget": 300,
-      },
+    // The local stack's own config (Pulumi.local.yaml), on a network of its own, with the
+    // tarballs made above, two replicas each and a deliberately small initial search (one trial).
+    const local = (yaml.load(fs.readFileSync(path.join(REPO, "Pulumi.local.yaml"), "utf8")) as { config: Record<string, unknown> }).config;
+    const tarballs = Object.values(IMAGES).map((t) => path.join(work, "images", `${t.replace(/[/:]/g, "_")}.tar`));
+    for (const t of tarballs) expect(fs.existsSync(t)).toBe(true);
+    config = {
+      ...local,
+      "rayswarm:networkCidr": "10.78.0.0/24",
+      "rayswarm:overlayEncryption": process.env.RAYSWARM_E2E_ENCRYPT === "1",
+      "rayswarm:imageTarballs": tarballs,
+      "rayswarm:apiReplicas": 2,
+      "rayswarm:workerReplicas": 2,
+      "rayswarm:tuningTrials": 1,
+      "rayswarm:tuningTimeBudget": 300,
     };
-    deployer = makeDeployer("e2e", work, cfg.config, fs.readFileSync(key.privateKey, "utf8"));
-    console.log(
-      deployer.kind === "pulumi"
-        ? "e2e: deploying with the real Pulumi engine (pulumi up)"
-        : `e2e: the real Pulumi engine cannot run the program here (${engineMissing()}); deploying with the engine-less runner (tools/runner), which executes the program's own resources in its dependency order`,
-    );
+    stack = new PulumiStack(STACK, work);
+    writeConfig();
+    await stack.must(["stack", "init", STACK]);
+    nodes = Object.fromEntries(NAMES.map((n) => [n, node(CONTAINERS[n])])) as typeof nodes;
   },
   60 * 60 * 1000,
 );
@@ -146,30 +157,67 @@ beforeAll(
 afterAll(async () => {
   fs.writeFileSync(process.env.RAYSWARM_E2E_TIMINGS ?? path.join(work, "e2e-timings.json"), JSON.stringify(timings, null, 2));
   console.log(`e2e timings: ${JSON.stringify(timings)}\nwork folder: ${work}`);
-  fleet.cleanup();
+  // Whatever a failed test left behind: destroy through the engine, then anything labelled.
+  const left = (await run("docker", ["ps", "-aq", "--filter", `label=rayswarm.stack=${STACK}`])).stdout.trim();
+  if (left && stack) {
+    await stack.run(["destroy", "--yes", "--skip-preview"]);
+    const ids = (await run("docker", ["ps", "-aq", "--filter", `label=rayswarm.stack=${STACK}`])).stdout.trim().split("\n").filter(Boolean);
+    if (ids.length) await run("docker", ["rm", "-f", "-v", ...ids]);
+  }
 });
 
-describe("the whole platform on five node containers", () => {
+describe("the whole platform on five node containers made by the program", () => {
   test("pulumi up builds it", async () => {
-    const r = await timed("bootstrap (pulumi up)", () => deployer.up());
-    expect(r.total).toBeGreaterThan(50);
-    expect(r.changed).toBeGreaterThan(20);
-    outputs = await deployer.outputs();
-    expect(outputs.environmentKind).toBe("existing");
+    const r = await timed("first up", () => stack.up());
+    expect(r.summary.create).toBeGreaterThan(70);
+    expect(r.same).toBe(0);
+    outputs = await stack.outputs();
+    expect(outputs.environmentKind).toBe("local");
     initialVersion = String(outputs.modelVersion);
     expect(initialVersion).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{8}$/);
+    const containers = (await run("docker", ["ps", "--format", "{{.Names}}", "--filter", `label=rayswarm.stack=${STACK}`])).stdout;
+    expect(containers.trim().split("\n").sort()).toEqual(Object.values(CONTAINERS).sort());
+  });
+
+  test("right after it, a preview expects no changes and a second up changes nothing", async () => {
+    await timed("preview --expect-no-changes", () => stack.must(["preview", "--expect-no-changes"]));
+    const r = await timed("second up", () => stack.up());
+    expect(r.changed).toBe(0);
+    expect(r.same).toBeGreaterThan(70);
+  });
+
+  test("the printed ssh lines work when pasted: key and host keys in the files they name", async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-home-"));
+    try {
+      fs.mkdirSync(path.join(home, ".ssh"), { mode: 0o700 });
+      const setup = String(outputs.sshSetup);
+      expect(setup).toContain(`--stack ${STACK}`);
+      // what sshSetup does, with this test's backend and config file
+      fs.writeFileSync(path.join(home, `.ssh/rayswarm-${STACK}`), `${String(outputs.sshPrivateKey).trim()}\n`, { mode: 0o600 });
+      fs.writeFileSync(path.join(home, `.ssh/rayswarm-${STACK}.known_hosts`), String(outputs.sshKnownHosts));
+      const lines = outputs.sshCommands as Record<string, string>;
+      for (const machine of [CONTAINERS.orchestration, CONTAINERS["swarm-worker"]]) {
+        const cmd = `${lines[machine].replace(/^ssh /, "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes ")} hostname`;
+        const ok = await run("env", [`HOME=${home}`, "bash", "-c", cmd], undefined, 60_000);
+        expect({ machine, code: ok.code, out: ok.stdout.trim(), err: ok.code ? ok.stderr : "" }).toEqual({
+          machine,
+          code: 0,
+          out: machine,
+          err: "",
+        });
+      }
+    } finally {
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 
   test("the swarm has 2 nodes Ready; Ray shows 2 nodes", async () => {
-    const ls = await sh(nodes["swarm-manager"], "docker node ls --format '{{.Hostname}} {{.Status}} {{.ManagerStatus}}'");
-    const lines = ls.split("\n").sort();
-    expect(lines).toEqual(
-      [`${nodes["swarm-manager"].name} Ready Leader`, `${nodes["swarm-worker"].name} Ready `].map((l) => l.trim()).sort(),
-    );
-    const status = await sh(nodes["ray-head"], `/opt/rayswarm/venv/bin/ray status --address ${nodes["ray-head"].ip}:6379`);
-    const active = status.slice(status.indexOf("Active:"), status.indexOf("Pending:"));
-    expect((active.match(/node_/g) ?? []).length).toBe(2);
-    expect((outputs.swarmNodes as unknown[]).length).toBe(2);
+    expect(await swarmReady()).toEqual([`${CONTAINERS["swarm-manager"]} Ready Leader`, `${CONTAINERS["swarm-worker"]} Ready`].sort());
+    expect(await rayNodes()).toBe(2);
+    expect((outputs.swarmNodes as { hostname: string; status: string }[]).map((n) => [n.hostname, n.status])).toEqual([
+      [CONTAINERS["swarm-manager"], "ready"],
+      [CONTAINERS["swarm-worker"], "ready"],
+    ]);
   });
 
   test("the initial tuning job ran on the Ray cluster and its model reached both production machines", async () => {
@@ -226,6 +274,7 @@ describe("the whole platform on five node containers", () => {
     // The one-trial initial search (seed 42) samples ridge(alpha=0.43): test RMSE 59.176 on the
     // seeded diabetes split. This elastic net scores 59.063 with the same exporter: better.
     const better = await exportModel("/tmp/model-better", "elasticnet", { alpha: 1.0, l1_ratio: 0.95 });
+    betterVersion = better;
     const body = { features: await features() };
     let stop = false;
     let ok = 0;
@@ -284,22 +333,107 @@ describe("the whole platform on five node containers", () => {
     expect(worse).not.toBe(better);
   });
 
-  test("a second pulumi up reports no changes", async () => {
-    const r = await timed("second up", () => deployer.up());
-    // engine: no resource changed; runner: every step ran again and every script said changed=false
-    expect(r.changed).toBe(0);
-    expect(r.total).toBeGreaterThan(50);
+  test("scale-out: rayWorkers 1->2 and swarmWorkers 1->2 in one pulumi up only creates, while every prediction succeeds", async () => {
+    writeConfig({ "rayswarm:rayWorkers": 2, "rayswarm:swarmWorkers": 2 });
+    const steps = await timed("scale-out preview", () => stack.preview());
+    const ops = new Map<string, number>();
+    for (const st of steps) ops.set(st.op, (ops.get(st.op) ?? 0) + 1);
+    const notCreate = steps.filter((st) => st.op !== "create" && st.op !== "same");
+    console.log(`scale-out preview: ${JSON.stringify(Object.fromEntries(ops))}`);
+    expect(notCreate.map((st) => `${st.op} ${st.urn}`)).toEqual([]);
+    expect(ops.get("create")).toBeGreaterThan(20);
+    const created = steps.filter((st) => st.op === "create").map((st) => st.urn.split("::").pop());
+    expect(created).toEqual(expect.arrayContaining([`${STACK}-ray-worker-1`, `${STACK}-swarm-worker-1`]));
+
+    // Predictions all through the update.
+    const body = { features: await features() };
+    let stop = false;
+    let ok = 0;
+    const failures: string[] = [];
+    const load = Promise.all(
+      Array.from({ length: 2 }, async () => {
+        while (!stop) {
+          try {
+            const r = await predict(body);
+            if (r.status === 200 && r.json.status === "done") ok++;
+            else failures.push(`${r.status} ${JSON.stringify(r.json)}`);
+          } catch (e) {
+            failures.push(String(e));
+          }
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }),
+    );
+    let r: Awaited<ReturnType<PulumiStack["up"]>>;
+    try {
+      r = await timed("scale-out up", () => stack.up());
+    } finally {
+      stop = true;
+      await load;
+    }
+    console.log(`predictions during the scale-out: ${ok} succeeded, ${failures.length} failed`);
+    expect(failures).toEqual([]);
+    expect(ok).toBeGreaterThan(50);
+    expect(Object.keys(r.summary).sort()).toEqual(["create", "same"]);
+    expect(r.summary.create).toBe(ops.get("create"));
+
+    expect(await rayNodes()).toBe(3);
+    expect(await swarmReady()).toEqual(
+      [`${CONTAINERS["swarm-manager"]} Ready Leader`, `${CONTAINERS["swarm-worker"]} Ready`, `${STACK}-swarm-worker-1 Ready`].sort(),
+    );
+    // The machine added later serves the live model (handed over through its gate).
+    expect(await currentVersion(node(`${STACK}-swarm-worker-1`))).toBe(betterVersion);
+    outputs = await stack.outputs();
+    expect((outputs.swarmNodes as unknown[]).length).toBe(3);
+    const again = await timed("up after scale-out", () => stack.up());
+    expect(again.changed).toBe(0);
   });
 
-  test("pulumi destroy removes everything and leaves no containers behind", async () => {
-    await timed("destroy", () => deployer.destroy());
-    for (const n of [nodes["swarm-manager"], nodes["swarm-worker"]]) {
-      expect(await sh(n, "docker ps -aq | wc -l")).toBe("0");
-      expect(await sh(n, "docker info --format '{{.Swarm.LocalNodeState}}'")).toBe("inactive");
+  test("an edit to one host script (in a copy of the project) replaces only the resources that run it", async () => {
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-copy-"));
+    try {
+      // The project as git tracks it (work-tree content), a checkout of its own.
+      const files = execFileSync("git", ["-C", REPO, "ls-files", "-z"], { encoding: "utf8" }).split("\0").filter(Boolean);
+      for (const f of files) {
+        if (!fs.existsSync(path.join(REPO, f))) continue;
+        fs.mkdirSync(path.dirname(path.join(copy, f)), { recursive: true });
+        fs.copyFileSync(path.join(REPO, f), path.join(copy, f));
+        fs.chmodSync(path.join(copy, f), fs.statSync(path.join(REPO, f)).mode);
+      }
+      fs.symlinkSync(path.join(REPO, "node_modules"), path.join(copy, "node_modules"));
+      execFileSync("git", ["init", "-q", copy]);
+      execFileSync("git", ["-C", copy, "add", "-A"]);
+      fs.appendFileSync(path.join(copy, "scripts/host/ray-worker.sh"), "\n# an edit\n");
+      stack.cwd = copy;
+      const steps = await timed("preview of a script edit", () => stack.preview());
+      const changed = steps
+        .filter((st) => st.op !== "same")
+        .map((st) => `${st.op} ${st.urn.split("::").pop()}`)
+        .sort();
+      const bundles = Object.values(CONTAINERS)
+        .filter((c) => c !== CONTAINERS.orchestration)
+        .concat([`${STACK}-ray-worker-1`, `${STACK}-swarm-worker-1`])
+        .map((c) => `replace ${STACK}-bundle-${c}`);
+      const workers = [CONTAINERS["ray-worker"], `${STACK}-ray-worker-1`].map((c) => `replace ${STACK}-raycluster-worker-${c}`);
+      expect(changed).toEqual([...bundles, ...workers].sort());
+    } finally {
+      stack.cwd = REPO;
+      fs.rmSync(copy, { recursive: true, force: true });
     }
-    expect(await sh(nodes["ray-head"], "systemctl is-active rayswarm-ray.service || true")).not.toBe("active");
-    fleet.cleanup();
-    const left = await run("docker", ["ps", "-aq", "--filter", `label=${fleet.label}`]);
-    expect(left.stdout.trim()).toBe("");
+  });
+
+  test("pulumi destroy prints no warning and leaves no container, network or volume; then the stack is removed", async () => {
+    const r = await timed("destroy", () => stack.must(["destroy", "--yes", "--skip-preview"]));
+    expect((r.stdout + r.stderr).match(/^.*warning.*$/gim) ?? []).toEqual([]);
+    const left = async (kind: string) =>
+      (
+        await run("docker", [kind, "ls", ...(kind === "container" ? ["-a"] : []), "-q", "--filter", `label=rayswarm.stack=${STACK}`])
+      ).stdout.trim();
+    expect(await left("container")).toBe("");
+    expect(await left("network")).toBe("");
+    expect(await left("volume")).toBe("");
+    await stack.must(["stack", "rm", "--yes"]);
+    const state = path.join(work, "state", ".pulumi", "stacks", "rayswarm");
+    expect(fs.existsSync(state) ? fs.readdirSync(state).filter((f) => f.startsWith(`${STACK}.json`)) : []).toEqual([]);
   });
 });

@@ -69,7 +69,7 @@ export function sdkVersions(): Record<string, string> {
  * Why the engine cannot run `language` programs that use `plugins` here, or undefined when
  * it can. Checks the CLI, the language host and each resource plugin at the pinned version.
  */
-export function engineProblem(language: "nodejs" | "yaml", plugins: string[]): string | undefined {
+export function engineProblem(language: "nodejs", plugins: string[]): string | undefined {
   if (!findOnPath("pulumi")) return "the pulumi CLI is not installed (run scripts/install-pulumi.sh)";
   const env = engineEnv();
   const version = pulumi(["version"], repoRoot, env, 60_000);
@@ -86,8 +86,8 @@ export function engineProblem(language: "nodejs" | "yaml", plugins: string[]): s
   return missing.length ? `resource plugins not installed: ${missing.map((m) => `${m} ${versions[m]}`).join(", ")}` : undefined;
 }
 
-/** A copy of the project in a fresh temp dir (node_modules linked, not copied), so that
- *  `pulumi stack init` may write its encryption salt without touching the checkout. */
+/** A copy of the project in a fresh temp dir (node_modules linked, not copied; a git checkout of
+ *  its own), so that `pulumi stack init` may write its encryption salt without touching the checkout. */
 export function copyProject(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   const skip = new Set(["node_modules", ".git", ".venv", ".pulumi", ".pulumi-state", "coverage", "bin", "dist"]);
@@ -96,6 +96,9 @@ export function copyProject(prefix: string): string {
     filter: (src) => !skip.has(path.basename(src)),
   });
   fs.symlinkSync(path.join(repoRoot, "node_modules"), path.join(dir, "node_modules"), "dir");
+  // The program bundles what git tracks: the copy is a checkout of its own.
+  spawnSync("git", ["init", "-q", dir]);
+  spawnSync("git", ["-C", dir, "add", "-A"]);
   return dir;
 }
 
@@ -117,4 +120,10 @@ export function countPlannedTypes(previewJson: { steps?: { op: string; urn: stri
     counts[type] = (counts[type] ?? 0) + 1;
   }
   return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
+}
+
+/** Fails the suite at once, naming what is missing, when the engine cannot run here. */
+export function requireEngine(plugins: string[]): void {
+  const problem = engineProblem("nodejs", plugins);
+  if (problem) throw new Error(`the Pulumi engine is required (bash scripts/install-pulumi.sh --archives ../shared/engine): ${problem}`);
 }

@@ -4,10 +4,9 @@
  * the program's own message naming the key, the bad value and what is allowed.
  */
 import * as fs from "fs";
-import { copyProject, engineEnv, engineProblem, pulumi } from "./engine";
+import { copyProject, engineEnv, pulumi, requireEngine } from "./engine";
 
-const problem = engineProblem("nodejs", []);
-if (problem) throw new Error(`the Pulumi CLI and Node.js language host are required here (scripts/install-pulumi.sh): ${problem}`);
+requireEngine([]);
 
 describe("pulumi preview of the TypeScript program under the real engine", () => {
   let dir = "";

@@ -1,3 +1,4 @@
+import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -148,6 +149,9 @@ describe("editing a script changes the trigger of exactly the steps that run it"
         filter: (p) => !/\.venv|__pycache__|\.pytest_cache/.test(p),
       });
     }
+    // The bundle is what git tracks: make the copy a checkout of its own.
+    execFileSync("git", ["init", "-q", dir]);
+    execFileSync("git", ["-C", dir, "add", "-A"]);
     return dir;
   }
   const runWith = (root: string) => runProgram("e2e", existingConfig(), () => program({ sourceRoot: root }));

@@ -109,7 +109,17 @@ describe("invalid configurations fail with a message naming the key, the bad val
     [
       "network too small for the machines",
       { ...openstack, "rayswarm:networkCidr": "10.42.0.0/27", "rayswarm:rayWorkers": "30" },
-      /^rayswarm:networkCidr must be a CIDR with room for 34 machines from \.10 up \(got "10\.42\.0\.0\/27"\): it has 31 addresses$/,
+      /^rayswarm:rayWorkers must be at most 5 in networkCidr 10\.42\.0\.0\/27 \(the ray-worker block is \.20–\.24 \(5 addresses\)\) \(got 30\): use a larger networkCidr \(e\.g\. a \/24\) or fewer machines$/,
+    ],
+    [
+      "one role's block too small while the others have room",
+      { ...openstack, "rayswarm:networkCidr": "10.42.0.0/25", "rayswarm:swarmWorkers": "60" },
+      /^rayswarm:swarmWorkers must be at most 53 in networkCidr 10\.42\.0\.0\/25 \(the swarm-worker block is \.73–\.125 \(53 addresses\)\) \(got 60\)/,
+    ],
+    [
+      "an image tarball that is not there",
+      { ...openstack, "rayswarm:imageTarballs": '["/nonexistent/rayswarm_serving_dev.tar"]' },
+      /^rayswarm:imageTarballs: \/nonexistent\/rayswarm_serving_dev\.tar does not exist: make it with bash scripts\/images\/save-images\.sh \/nonexistent <image>/,
     ],
     [
       "serving port that collides with RabbitMQ",

@@ -1,10 +1,10 @@
 import { program } from "../../stacks/program";
-import { RunResult, runProgram, stackConfig, unwrap } from "./support/harness";
+import { RunResult, localConfig, runProgram, unwrap } from "./support/harness";
 
 describe("the local stack: node containers on this Docker engine", () => {
   let run: RunResult;
   beforeAll(async () => {
-    run = await runProgram("local", stackConfig("local"), program);
+    run = await runProgram("local", localConfig(), program);
   });
 
   test("five node containers on one network, each with its own /var/lib/docker volume and the flags that work without --privileged", () => {

@@ -87,10 +87,17 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
     const dev = run.byName(`${stack}-promotion-development`);
     for (const p of run.ofType(CMD).filter((c) => c.name.startsWith(`${stack}-promotion-production-`)))
       expect(run.dependsOnTransitively(p).has(deploy)).toBe(true);
-    expect(run.dependsOnTransitively(dev).has(deploy)).toBe(true);
+    // one target step per production machine, each after that machine's hooks (so after serving)
+    const targets = run.ofType(CMD).filter((c) => c.name.startsWith(`${stack}-promotion-target-`));
+    expect(targets.length).toBe(run.ofType(CMD).filter((c) => c.name.startsWith(`${stack}-promotion-production-`)).length);
+    for (const t of targets) {
+      expect(run.dependsOnTransitively(t).has(deploy)).toBe(true);
+      expect(run.dependsOnTransitively(t).has(dev)).toBe(true);
+      expect(run.dependsOnTransitively(t).has(run.byName(t.name.replace("-target-", "-production-")))).toBe(true);
+    }
     const initial = run.byName(`${stack}-promotion-promote-initial`);
     expect(run.dependsOnTransitively(initial).has(run.byName(`${stack}-raycluster-initial-tuning`))).toBe(true);
-    expect(run.dependsOnTransitively(initial).has(dev)).toBe(true);
+    for (const t of [dev, ...targets]) expect(run.dependsOnTransitively(initial).has(t)).toBe(true);
   });
 
   test("the deploy key is a secret, authorised on every production machine, and given to the development machine on stdin", async () => {
@@ -103,8 +110,15 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
     expect(stdin.secret).toBe(true);
     expect(stdin.value).toContain("PRIVATE KEY");
     const create = String((await unwrap(dev.props.create as pulumi.Input<string>)).value);
-    expect(create).toContain("setup-development.sh /var/lib/rayswarm/models-repo");
-    expect(new Set(create.match(/git@10\.4\d\.0\.\d+/g)).size).toBe(production.length);
+    expect(create).toMatch(/setup-development\.sh \/var\/lib\/rayswarm\/models-repo; else/);
+    // each production machine is added (and on delete removed) by its own step
+    const targets = run.ofType(CMD).filter((c) => c.name.startsWith(`${stack}-promotion-target-`));
+    const adds = await Promise.all(targets.map(async (t) => String((await unwrap(t.props.create as pulumi.Input<string>)).value)));
+    const removes = await Promise.all(targets.map(async (t) => String((await unwrap(t.props.delete as pulumi.Input<string>)).value)));
+    expect(new Set(adds.map((a) => /target\.sh add \/var\/lib\/rayswarm\/models-repo (git@10\.4\d\.0\.\d+)/.exec(a)?.[1])).size).toBe(
+      production.length,
+    );
+    expect(removes.every((r) => /target\.sh remove \/var\/lib\/rayswarm\/models-repo git@10\.4\d\.0\.\d+/.test(r))).toBe(true);
   });
 
   test("the outputs include the web URL on a manager's public address and the operator commands", async () => {

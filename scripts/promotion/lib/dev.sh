@@ -27,6 +27,15 @@ rev_version() {
   printf '%s\n' "${v:-}"
 }
 
+# target_url <user@host[:port] | /path | file://...> <remote-path>: the push URL of a production machine.
+target_url() {
+  case $1 in
+    /* | file://*) printf '%s\n' "$1" ;;
+    *@*) printf 'ssh://%s/~/%s\n' "$1" "$2" ;;
+    *) echo "production target '$1' must be user@host[:port]" >&2; return 2 ;;
+  esac
+}
+
 check_repo() {
   [[ -d $1/.git ]] || die "$1 is not a git working repo (run setup-development.sh)"
   [[ -x $1/.git/hooks/post-commit ]] || die "$1 has no post-commit hook (run setup-development.sh)"

@@ -1,6 +1,7 @@
 /**
  * Runs the real Pulumi CLI (scripts/install-pulumi.sh) against this project with a throwaway
- * file backend and stack config file, logging everything to a file.
+ * file backend and stack config file, logging everything to a file. Fails at once, naming what
+ * is missing, when the engine is not installed: there is no other way to deploy the program.
  */
 import { spawn } from "child_process";
 import * as fs from "fs";
@@ -22,6 +23,9 @@ export class PulumiStack {
   readonly log: string;
   private readonly env: NodeJS.ProcessEnv;
 
+  /** Project folder pulumi runs in (the repository, or a copy of it). */
+  cwd = REPO;
+
   constructor(
     readonly stack: string,
     workDir: string,
@@ -40,6 +44,28 @@ export class PulumiStack {
       PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
     };
     fs.mkdirSync(path.join(workDir, "state"), { recursive: true });
+    const missing = missingEngine(home);
+    if (missing.length)
+      throw new Error(
+        `the Pulumi engine is not installed: ${missing.join(", ")} (run bash scripts/install-pulumi.sh --archives ../shared/engine)`,
+      );
+  }
+
+  /** `pulumi up --yes --skip-preview --json`: the change summary (resources by operation). */
+  async up(): Promise<{ changed: number; same: number; summary: Record<string, number> }> {
+    const r = await this.must(["up", "--yes", "--skip-preview", "--json"]);
+    const summary = (JSON.parse(r.stdout) as { changeSummary?: Record<string, number> }).changeSummary ?? {};
+    const changed = Object.entries(summary)
+      .filter(([k]) => k !== "same")
+      .reduce((a, [, n]) => a + n, 0);
+    return { changed, same: summary.same ?? 0, summary };
+  }
+
+  /** `pulumi preview --json`: every step's operation and URN. */
+  async preview(): Promise<{ op: string; urn: string; type: string }[]> {
+    const r = await this.must(["preview", "--json"]);
+    const doc = JSON.parse(r.stdout) as { steps?: { op: string; urn: string; newState?: { type: string }; oldState?: { type: string } }[] };
+    return (doc.steps ?? []).map((s) => ({ op: s.op, urn: s.urn, type: s.newState?.type ?? s.oldState?.type ?? "" }));
   }
 
   /** Runs `pulumi <args> --stack <stack> --config-file <file>` in the project folder. */
@@ -48,7 +74,7 @@ export class PulumiStack {
     const started = Date.now();
     fs.appendFileSync(this.log, `\n$ pulumi ${full.join(" ")}\n`);
     return new Promise((resolve, reject) => {
-      const child = spawn("pulumi", full, { cwd: REPO, env: this.env, stdio: ["pipe", "pipe", "pipe"] });
+      const child = spawn("pulumi", full, { cwd: this.cwd, env: this.env, stdio: ["pipe", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       const timer = setTimeout(() => child.kill("SIGINT"), timeoutMs);
@@ -82,4 +108,17 @@ export class PulumiStack {
     const r = await this.must(["stack", "output", "--json", "--show-secrets"]);
     return JSON.parse(r.stdout) as Record<string, unknown>;
   }
+}
+
+/** What of the engine is missing: the CLI, the Node.js language host, the plugins package.json pins. */
+export function missingEngine(home = process.env.PULUMI_HOME ?? path.join(os.homedir(), ".pulumi")): string[] {
+  const missing: string[] = [];
+  for (const b of ["pulumi", "pulumi-language-nodejs"]) if (!fs.existsSync(path.join(home, "bin", b))) missing.push(b);
+  const pkg = JSON.parse(fs.readFileSync(path.join(REPO, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+  for (const [name, v] of Object.entries(pkg.dependencies)) {
+    const m = /^@pulumi\/(.+)$/.exec(name);
+    if (!m || m[1] === "pulumi") continue;
+    if (!fs.existsSync(path.join(home, "plugins", `resource-${m[1]}-v${v}`))) missing.push(`plugin ${m[1]} ${v}`);
+  }
+  return missing;
 }

@@ -25,6 +25,8 @@ export const OUTPUTS = [
   "rollbackCommand",
   "sshCommands",
   "sshPrivateKey",
+  "sshKnownHosts",
+  "sshSetup",
   "swarmNodes",
   "webUrl",
 ];
