@@ -68,8 +68,9 @@ cat >"$OUT_DIR/topology.json" <<'EOF'
 }
 EOF
 "$ROOT/node_modules/.bin/ts-node" --transpile-only components/monitoring/cli.ts "$gen" "$OUT_DIR/topology.json" >/dev/null
-# The machine's layout (/etc/prometheus/rules) becomes the temp folder's.
-sed "s#/etc/prometheus/rules/#$gen/rules/#g" "$gen/prometheus.yml" >"$OUT_DIR/prometheus.yml"
+# The machine's layout (/etc/prometheus/rules, /etc/prometheus/targets) becomes the temp folder's.
+sed -E "s#/etc/prometheus/(rules|targets)/#$gen/\1/#g" "$gen/prometheus.yml" >"$OUT_DIR/prometheus.yml"
+grep -q "$gen/targets/node/\*.json" "$OUT_DIR/prometheus.yml" || die "prometheus.yml does not read the node target files"
 sed 's#__RAYSWARM_WEBHOOK_URL__#http://127.0.0.1:19091/webhook#' "$gen/alertmanager.yml" >"$OUT_DIR/alertmanager.yml"
 
 log "promtool check config / rules, amtool check-config"

@@ -4,11 +4,13 @@
  *   ts-node --transpile-only components/monitoring/cli.ts <out-dir> [topology.json]
  * topology.json: { stack, machines: [{name, roles, address}], listenAddress, relayTarget?,
  *   ports?, webhook?, expectations? }. Without it: the `dev` layout on 10.42.0.0/24.
- * Also writes relay.yml and monitoring-stack.yml (the swarm side).
+ * Also writes the machines' file_sd target files (targets/<job>/<machine>.json, what the
+ * component's per-machine steps drop in /etc/prometheus/targets), relay.yml and
+ * monitoring-stack.yml (the swarm side).
  */
 import * as fs from "fs";
 import * as path from "path";
-import { DEFAULT_THRESHOLDS, Expectations, MonitoringPorts, MonitoredMachine, relayConfig, renderYaml } from "./config";
+import { DEFAULT_THRESHOLDS, Expectations, machineTargets, MonitoringPorts, MonitoredMachine, relayConfig, renderYaml } from "./config";
 import { orchestrationFiles } from "./render";
 import { renderMonitoringStack } from "./stackfile";
 
@@ -42,7 +44,6 @@ export function renderTopology(out: string, t: CliTopology): string[] {
   const files = orchestrationFiles({
     prometheus: {
       stack: t.stack,
-      machines: t.machines,
       listenAddress: t.listenAddress,
       relayTarget: t.relayTarget,
       ports: t.ports,
@@ -51,6 +52,8 @@ export function renderTopology(out: string, t: CliTopology): string[] {
     webhook: t.webhook ?? false,
     expectations: { stack: t.stack, rayNodes, apiReplicas: 2, workerReplicas: 2, ...DEFAULT_THRESHOLDS, ...(t.expectations ?? {}) },
   });
+  for (const m of t.machines)
+    for (const f of machineTargets(m, { ports: t.ports })) files.push({ path: `targets/${f.path}`, content: f.content, mode: "0644" });
   files.push({
     path: "relay.yml",
     content: renderYaml(relayConfig({ servingStack: "rayswarm", monitoringStack: "rayswarm-monitoring" })),

@@ -35,7 +35,13 @@ export const PROMETHEUS_PATHS = {
   rulesDir: "/etc/prometheus/rules",
   consolesDir: "/etc/prometheus/consoles",
   alertmanagerConfig: "/etc/prometheus/alertmanager.yml",
+  /** file_sd target files, one per machine and job: `<targetsDir>/<job>/<machine>.json`. */
+  targetsDir: "/etc/prometheus/targets",
 } as const;
+
+/** Jobs whose targets are machines, listed by file_sd target files (one per machine). */
+export const MACHINE_JOBS = ["node", "ray"] as const;
+export type MachineJob = (typeof MACHINE_JOBS)[number];
 
 /** Stands for the webhook URL in the generated alertmanager.yml (replaced on the machine). */
 export const WEBHOOK_PLACEHOLDER = "__RAYSWARM_WEBHOOK_URL__";
@@ -58,8 +64,6 @@ export interface MonitoredMachine {
 export interface PrometheusSettings {
   /** Stack name, an external label of every series and alert. */
   readonly stack: string;
-  /** Every machine (node exporter on each; Ray metrics on Ray machines). */
-  readonly machines: readonly MonitoredMachine[];
   /** Private address of the orchestration machine: Prometheus and Alertmanager listen there. */
   readonly listenAddress: string;
   /** Scrape Ray's metrics export on the Ray machines (needs ray[default] there). Default: true. */
@@ -76,20 +80,55 @@ export function portsOf(p?: Partial<MonitoringPorts>): MonitoringPorts {
 
 const federateMatch = `{job=~"${SWARM_JOBS.join("|")}"}`;
 
-/** The orchestration machine's prometheus.yml. */
+/** Where a machine's target file of `job` lands on the orchestration machine. */
+export const targetFilePath = (job: MachineJob, machine: string) => `${PROMETHEUS_PATHS.targetsDir}/${job}/${machine}.json`;
+
+export interface MachineTargetSettings {
+  /** Scrape Ray's metrics export on the Ray machines (needs ray[default] there). Default: true. */
+  readonly rayMetrics?: boolean;
+  readonly ports?: Partial<MonitoringPorts>;
+}
+
+/**
+ * A machine's file_sd target files (`<job>/<machine>.json`, relative to PROMETHEUS_PATHS.targetsDir):
+ * `node` on every machine, `ray` on Ray machines. One file per machine, so adding a machine adds
+ * a file and changes nothing else (Prometheus's file_sd picks it up without a restart).
+ */
+export function machineTargets(m: MonitoredMachine, s: MachineTargetSettings = {}): { job: MachineJob; path: string; content: string }[] {
+  const ports = portsOf(s.ports);
+  const group = (port: number) =>
+    JSON.stringify(
+      [
+        {
+          targets: [`${m.address}:${port}`],
+          labels: { instance: m.name, roles: m.roles.join(","), production: String(m.roles.some((r) => r.startsWith("swarm-"))) },
+        },
+      ],
+      null,
+      2,
+    ) + "\n";
+  const out: { job: MachineJob; path: string; content: string }[] = [
+    { job: "node", path: `node/${m.name}.json`, content: group(ports.nodeExporter) },
+  ];
+  if (s.rayMetrics !== false && (m.roles.includes("ray-head") || m.roles.includes("ray-worker")))
+    out.push({ job: "ray", path: `ray/${m.name}.json`, content: group(ports.ray) });
+  return out;
+}
+
+/**
+ * The orchestration machine's prometheus.yml. It names no machine: the `node` and `ray` jobs read
+ * the per-machine target files (machineTargets) from PROMETHEUS_PATHS.targetsDir, so scaling out
+ * never changes this file.
+ */
 export function prometheusConfig(s: PrometheusSettings): Record<string, unknown> {
   const ports = portsOf(s.ports);
-  const target = (m: MonitoredMachine, port: number) => ({
-    targets: [`${m.address}:${port}`],
-    labels: { instance: m.name, roles: m.roles.join(","), production: String(m.roles.some((r) => r.startsWith("swarm-"))) },
-  });
-  const ray = s.rayMetrics === false ? [] : s.machines.filter((m) => m.roles.includes("ray-head") || m.roles.includes("ray-worker"));
+  const fileSd = (job: MachineJob) => [{ files: [`${PROMETHEUS_PATHS.targetsDir}/${job}/*.json`], refresh_interval: "30s" }];
   const scrape: Record<string, unknown>[] = [
     { job_name: "prometheus", static_configs: [{ targets: [`${s.listenAddress}:${ports.prometheus}`] }] },
     { job_name: "alertmanager", static_configs: [{ targets: [`${s.listenAddress}:${ports.alertmanager}`] }] },
-    { job_name: "node", static_configs: s.machines.map((m) => target(m, ports.nodeExporter)) },
+    { job_name: "node", file_sd_configs: fileSd("node") },
   ];
-  if (ray.length) scrape.push({ job_name: "ray", static_configs: ray.map((m) => target(m, ports.ray)) });
+  if (s.rayMetrics !== false) scrape.push({ job_name: "ray", file_sd_configs: fileSd("ray") });
   if (s.relayTarget)
     scrape.push({
       // The relay runs inside the swarm overlay, where `tasks.<service>` resolves; it keeps

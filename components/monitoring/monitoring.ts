@@ -1,13 +1,15 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import { Host, hasRole } from "../host";
-import { asRoot, lifecycle, sh } from "../remote";
+import { Host, hasRole, sshTunnel } from "../host";
+import { asRoot, hostTriggers, lifecycle, remoteCommand, sh } from "../remote";
 import {
   alertmanagerConfig,
   CONSOLE_PAGE,
   DEFAULT_THRESHOLDS,
+  machineTargets,
   MONITORING_PORTS,
+  targetFilePath,
   Thresholds,
   prometheusConfig,
   relayConfig,
@@ -68,11 +70,15 @@ export interface MonitoringArgs {
   readonly webhookUrl?: pulumi.Input<string>;
   /** Alert thresholds. Defaults: DEFAULT_THRESHOLDS (p99 0.05 s = the serving target). */
   readonly thresholds?: Partial<Thresholds>;
-  /** Where operators SSH first, for the tunnel line. */
-  readonly bastion: { readonly address: pulumi.Input<string>; readonly user: string; readonly port?: number };
+  /**
+   * Where operators SSH first: `ssh` is the ready-made ssh line to the bastion (with its key,
+   * known_hosts and port options); the tunnel line is made from it (host.ts sshTunnel).
+   */
+  readonly bastion: { readonly ssh: pulumi.Input<string> };
   /**
    * Scrape Ray's metrics export (port 8090 on every Ray machine, RayNodesMissing). Ray only
-   * exports metrics when `ray[default]` is installed. Default: true.
+   * exports metrics when `ray[default]` is installed. Default: true. The platform passes false:
+   * the tuning requirements pin ray[tune] without ray[default].
    */
   readonly rayMetrics?: boolean;
   /** Extra resources to wait for before starting (e.g. Ray ready, so Ray's metrics exist). */
@@ -135,6 +141,8 @@ export class Monitoring extends pulumi.ComponentResource {
   public readonly targets: pulumi.Output<string[]>;
   /** Depend on this: Prometheus and Alertmanager answer. */
   public readonly ready: command.remote.Command;
+  /** Per machine name: the step that drops its file_sd target files on the orchestration machine. */
+  public readonly targetSteps: Record<string, command.remote.Command>;
 
   constructor(name: string, args: MonitoringArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("rayswarm:monitoring:Monitoring", name, {}, opts);
@@ -155,49 +163,47 @@ export class Monitoring extends pulumi.ComponentResource {
       pulumi.all(words as pulumi.Input<string | number>[]).apply((w) => run(script, w));
     const installed: Record<string, command.remote.Command> = {};
     for (const h of args.hosts)
-      installed[h.name] = new command.remote.Command(
+      installed[h.name] = remoteCommand(
         `${name}-scripts-${h.name}`,
         {
           connection: h.connection,
           create: asRoot(`mkdir -p ${MONITORING_ROOT}/scripts.d`) + " && " + asRoot("bash -s"),
           stdin: filesInstaller(scripts, `${MONITORING_ROOT}/scripts.d/${scriptsHash}`, MONITORING_SCRIPTS),
-          triggers: [scriptsHash],
+          triggers: hostTriggers(h, scriptsHash),
           logging: "stderr",
         },
         { parent: this, dependsOn: [h.ready, ...(args.dependsOn ?? [])] },
       );
 
     // The node exporter on every machine's private address; the model textfile on production.
-    const exporters: pulumi.Resource[] = [];
+    const exporters: Record<string, pulumi.Resource> = {};
     for (const h of args.hosts) {
       // Delete step: stop what the monitoring started on the machine (packages and data stay).
       const stop = lifecycle(`${name}-stop-${h.name}`, h.connection, run("stop.sh", []), {
         parent: this,
         dependsOn: [installed[h.name]],
       });
-      const exporter = new command.remote.Command(
+      const exporter = remoteCommand(
         `${name}-node-exporter-${h.name}`,
         {
           connection: h.connection,
           create: runOf("node-exporter.sh", [h.privateAddress, MONITORING_PORTS.nodeExporter, versions.nodeExporter]),
-          triggers: [scriptsHash, versions.nodeExporter, h.privateAddress],
+          triggers: hostTriggers(h, scriptsHash, versions.nodeExporter, h.privateAddress),
           logging: "stderr",
         },
         { parent: this, dependsOn: [stop] },
       );
-      exporters.push(exporter);
+      exporters[h.name] = exporter;
       if (serving && (hasRole(h, "swarm-manager") || hasRole(h, "swarm-worker")))
-        exporters.push(
-          new command.remote.Command(
-            `${name}-model-metric-${h.name}`,
-            {
-              connection: h.connection,
-              create: run("model-metric.sh", [serving.modelRoot]),
-              triggers: [scriptsHash, serving.modelRoot],
-              logging: "stderr",
-            },
-            { parent: this, dependsOn: [exporter] },
-          ),
+        remoteCommand(
+          `${name}-model-metric-${h.name}`,
+          {
+            connection: h.connection,
+            create: run("model-metric.sh", [serving.modelRoot]),
+            triggers: hostTriggers(h, scriptsHash, serving.modelRoot),
+            logging: "stderr",
+          },
+          { parent: this, dependsOn: [exporter] },
         );
     }
 
@@ -214,26 +220,28 @@ export class Monitoring extends pulumi.ComponentResource {
         pulumi.interpolate`${monitoringStack}_redis_passwords_${passwords.apply((p) => sha(p).slice(0, 10))}`,
       );
       const after = [installed[serving.manager.name], serving.ready];
-      const config = new command.remote.Command(
+      // Like the serving stack's Docker secrets: named by their content, triggered only by the
+      // manager's identity (a script edit must not replace, and so remove, a config in use).
+      const config = remoteCommand(
         `${name}-relay-config`,
         {
           connection: serving.manager.connection,
           create: run("swarm-config.sh", ["create", relayConfigName]),
           delete: run("swarm-config.sh", ["remove", relayConfigName]),
           stdin: relayYaml,
-          triggers: [scriptsHash],
+          triggers: hostTriggers(serving.manager),
           logging: "stderr",
         },
         { parent: this, dependsOn: after },
       );
-      const secret = new command.remote.Command(
+      const secret = remoteCommand(
         `${name}-redis-secret`,
         {
           connection: serving.manager.connection,
           create: secretName.apply((n) => run("swarm-secret.sh", ["create", n])),
           delete: secretName.apply((n) => run("swarm-secret.sh", ["remove", n])),
           stdin: passwords,
-          triggers: [scriptsHash],
+          triggers: hostTriggers(serving.manager),
           logging: "stderr",
         },
         { parent: this, dependsOn: after, additionalSecretOutputs: ["stdin"] },
@@ -254,13 +262,13 @@ export class Monitoring extends pulumi.ComponentResource {
         parent: this,
         dependsOn: [config, secret],
       });
-      relayReady = new command.remote.Command(
+      relayReady = remoteCommand(
         `${name}-stack-deploy`,
         {
           connection: serving.manager.connection,
           create: run("stack-deploy.sh", [monitoringStack, 300]),
           stdin: this.stackFile,
-          triggers: [this.stackFile.apply(sha), scriptsHash],
+          triggers: hostTriggers(serving.manager, this.stackFile.apply(sha), scriptsHash),
           logging: "stderr",
         },
         { parent: this, dependsOn: [remove] },
@@ -268,17 +276,17 @@ export class Monitoring extends pulumi.ComponentResource {
     }
 
     // The orchestration machine: generated files staged, then Prometheus + Alertmanager.
+    // prometheus.yml names no machine (file_sd over /etc/prometheus/targets/<job>/): each
+    // machine's targets are dropped by its own step below, so adding a machine adds a step and
+    // changes no existing one.
     const orch = args.orchestration;
-    const machines = pulumi
-      .all(args.hosts.map((h) => pulumi.output(h.privateAddress)))
-      .apply((addrs) => args.hosts.map((h, i) => ({ name: h.name, roles: h.roles, address: addrs[i] })));
+    const rayMetrics = args.rayMetrics ?? true;
     const relayTarget = serving ? pulumi.interpolate`${serving.manager.privateAddress}:${MONITORING_PORTS.relay}` : pulumi.output("");
-    const promSettings = pulumi.all([machines, pulumi.output(orch.privateAddress), relayTarget]).apply(([ms, listen, relay]) => ({
+    const promSettings = pulumi.all([pulumi.output(orch.privateAddress), relayTarget]).apply(([listen, relay]) => ({
       stack: args.stack,
-      machines: ms,
       listenAddress: listen,
       relayTarget: relay || undefined,
-      rayMetrics: args.rayMetrics ?? true,
+      rayMetrics,
     }));
     const promDoc = promSettings.apply(prometheusConfig);
     this.prometheusConfig = promDoc.apply(renderYaml);
@@ -296,18 +304,21 @@ export class Monitoring extends pulumi.ComponentResource {
       const hash = hashFiles(files);
       return { hash, dir: `${MONITORING_ROOT}/config.d/${hash}`, program: filesInstaller(files, `${MONITORING_ROOT}/config.d/${hash}`) };
     });
-    const stage = new command.remote.Command(
+    const stage = remoteCommand(
       `${name}-config`,
       {
         connection: orch.connection,
         create: asRoot(`mkdir -p ${MONITORING_ROOT}/config.d`) + " && " + asRoot("bash -s"),
         stdin: staged.apply((s) => s.program),
-        triggers: [staged.apply((s) => s.hash)],
+        triggers: hostTriggers(
+          orch,
+          staged.apply((s) => s.hash),
+        ),
         logging: "stderr",
       },
       { parent: this, dependsOn: [installed[orch.name]] },
     );
-    this.ready = new command.remote.Command(
+    this.ready = remoteCommand(
       `${name}-prometheus`,
       {
         connection: orch.connection,
@@ -316,36 +327,73 @@ export class Monitoring extends pulumi.ComponentResource {
           .apply(([addr, s]) => run("prometheus.sh", [addr, versions.prometheus, versions.alertmanager, retention, s.dir])),
         // The webhook URL only ever travels here, on stdin, as a secret.
         stdin: args.webhookUrl !== undefined ? pulumi.secret(pulumi.output(args.webhookUrl).apply((u) => `${u}\n`)) : "\n",
-        triggers: [
+        triggers: hostTriggers(
+          orch,
           scriptsHash,
           staged.apply((s) => s.hash),
           versions.prometheus,
           versions.alertmanager,
           retention,
           args.webhookUrl !== undefined ? pulumi.secret(pulumi.output(args.webhookUrl).apply(sha)) : "",
-        ],
+        ),
         logging: "stderr",
       },
-      { parent: this, dependsOn: [stage, ...exporters, ...(relayReady ? [relayReady] : [])], additionalSecretOutputs: ["stdin"] },
+      { parent: this, dependsOn: [stage, exporters[orch.name], ...(relayReady ? [relayReady] : [])], additionalSecretOutputs: ["stdin"] },
     );
+
+    // One step per machine on the orchestration machine: its target files (create writes them,
+    // delete removes them; file_sd follows without a restart). After Prometheus (it owns the
+    // folder) and the machine's exporter (the target answers when it appears).
+    const targetLists: pulumi.Output<string[]>[] = [];
+    this.targetSteps = {};
+    for (const h of args.hosts) {
+      const files = pulumi
+        .output(h.privateAddress)
+        .apply((address) => machineTargets({ name: h.name, roles: h.roles, address }, { rayMetrics }));
+      const paths = machineTargets({ name: h.name, roles: h.roles, address: "0.0.0.0" }, { rayMetrics }).map((f) =>
+        targetFilePath(f.job, h.name),
+      );
+      targetLists.push(files.apply((fs) => fs.map((f) => `${f.job} ${(JSON.parse(f.content) as { targets: string[] }[])[0].targets[0]}`)));
+      this.targetSteps[h.name] = remoteCommand(
+        `${name}-target-${h.name}`,
+        {
+          connection: orch.connection,
+          create: asRoot("bash -s"),
+          stdin: files.apply((fs) => targetsWriter(fs, h.name)),
+          delete: asRoot(`rm -f ${paths.map(sh).join(" ")}`),
+          triggers: hostTriggers(
+            orch,
+            files.apply((fs) => sha(JSON.stringify(fs))),
+          ),
+          logging: "stderr",
+        },
+        // Replaced (the orchestration machine or the address changed): remove first, then write,
+        // so the old step's delete never removes the file the new one wrote.
+        { parent: this, dependsOn: [this.ready, exporters[h.name]], deleteBeforeReplace: true },
+      );
+    }
 
     const p = MONITORING_PORTS;
     this.prometheusUrl = pulumi.interpolate`http://${orch.privateAddress}:${p.prometheus}`;
     this.alertmanagerUrl = pulumi.interpolate`http://${orch.privateAddress}:${p.alertmanager}`;
     this.consoleUrl = pulumi.output(`http://localhost:${p.prometheus}/consoles/${CONSOLE_PAGE}`);
-    // Both listen on the bastion's private address: the tunnel ends on the bastion itself.
-    this.tunnel = pulumi.all([args.bastion.address, orch.privateAddress]).apply(([b, priv]) => {
-      const port = args.bastion.port && args.bastion.port !== 22 ? ` -p ${args.bastion.port}` : "";
-      return (
-        `ssh -N${port} -L ${p.prometheus}:${priv}:${p.prometheus} -L ${p.alertmanager}:${priv}:${p.alertmanager} ` +
-        `${args.bastion.user}@${b}  # then open http://localhost:${p.prometheus}/consoles/${CONSOLE_PAGE}`
-      );
-    });
-    this.targets = promDoc.apply((doc) =>
-      (doc.scrape_configs as { job_name: string; static_configs: { targets: string[] }[] }[]).flatMap((j) =>
-        j.static_configs.flatMap((c) => c.targets.map((t) => `${j.job_name} ${t}`)),
+    // Both listen on the orchestration machine's private address: the tunnel ends there, made
+    // from the bastion's ssh line so its key, known_hosts and jump options stay (pastes as is).
+    this.tunnel = sshTunnel(
+      args.bastion.ssh,
+      pulumi.interpolate`${p.prometheus}:${orch.privateAddress}:${p.prometheus} -L ${p.alertmanager}:${orch.privateAddress}:${p.alertmanager}`,
+      `then open http://localhost:${p.prometheus}/consoles/${CONSOLE_PAGE}`,
+    );
+    const staticTargets = promDoc.apply((doc) =>
+      (doc.scrape_configs as { job_name: string; static_configs?: { targets: string[] }[] }[]).flatMap((j) =>
+        (j.static_configs ?? []).flatMap((c) => c.targets.map((t) => `${j.job_name} ${t}`)),
       ),
     );
+    this.targets = pulumi.all([staticTargets, ...targetLists]).apply(([st, ...per]) => {
+      const machines = per.flat();
+      // prometheus/alertmanager first, then the machines' jobs, then the relay (the config's order).
+      return [...st.filter((t) => !t.startsWith("swarm-relay ")), ...machines, ...st.filter((t) => t.startsWith("swarm-relay "))];
+    });
     this.registerOutputs({
       tunnel: this.tunnel,
       consoleUrl: this.consoleUrl,
@@ -358,4 +406,19 @@ export class Monitoring extends pulumi.ComponentResource {
       targets: this.targets,
     });
   }
+}
+
+/** A bash program writing a machine's target files atomically (Prometheus never reads half a file). */
+function targetsWriter(files: readonly { job: string; path: string; content: string }[], machine: string): string {
+  const lines = ["set -euo pipefail"];
+  for (const f of files) {
+    const dest = targetFilePath(f.job as "node" | "ray", machine);
+    const dir = dest.slice(0, dest.lastIndexOf("/"));
+    lines.push(`install -d -m 0755 ${sh(dir)}`);
+    lines.push(
+      `printf '%s' ${sh(f.content)} > ${sh(dest + ".tmp")} && chmod 0644 ${sh(dest + ".tmp")} && mv -f ${sh(dest + ".tmp")} ${sh(dest)}`,
+    );
+  }
+  lines.push(`echo "monitoring targets of ${machine} written" >&2`);
+  return lines.join("\n") + "\n";
 }

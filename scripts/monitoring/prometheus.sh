@@ -40,7 +40,7 @@ apt_install_pinned prometheus "$pversion" prometheus-alertmanager "$aversion"
 
 etc=/etc/prometheus
 pchanged=false achanged=false
-install -d -m 0755 "$etc" "$etc/rules" "$etc/consoles" "$etc/console_libraries"
+install -d -m 0755 "$etc" "$etc/rules" "$etc/consoles" "$etc/console_libraries" "$etc/targets"
 
 if [[ -n "$webhook" && ! $webhook =~ ^https?://[^[:space:]\"\\]+$ ]]; then
   die "the webhook URL on stdin is not an http(s) URL without spaces, quotes or backslashes"

@@ -25,6 +25,8 @@ const CMD = "command:remote:Command";
 const WEBHOOK = "https://hooks.example.com/services/T000/B000/very-secret-token";
 const REDIS_PASSWORD = "redis-password-that-must-stay-secret";
 const ROOT = path.resolve(__dirname, "../..");
+const BASTION_SSH =
+  "ssh -i ~/.ssh/rayswarm-dev -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/rayswarm-dev.known_hosts debian@198.51.100.7";
 
 interface Layout {
   readonly stack: string;
@@ -57,6 +59,7 @@ function hostsOf(l: Layout): Host[] {
       privateAddress: pulumi.output(m.address),
       user: "debian",
       connection: { host: m.address, user: "debian", privateKey: pulumi.secret("KEY") },
+      identity: `${m.name}-id`,
       ready,
       sshCommand: `ssh debian@${m.address}`,
     };
@@ -83,7 +86,7 @@ function programFor(l: Layout, extra: Partial<MonitoringArgs> = {}) {
         modelRoot: "/srv/rayswarm/models",
       },
       webhookUrl: pulumi.secret(WEBHOOK),
-      bastion: { address: "198.51.100.7", user: "debian" },
+      bastion: { ssh: BASTION_SSH },
       ...extra,
     });
     return {
@@ -104,6 +107,7 @@ type Scrape = {
   metrics_path?: string;
   params?: Record<string, string[]>;
   static_configs?: { targets: string[]; labels?: Record<string, string> }[];
+  file_sd_configs?: { files: string[] }[];
   dns_sd_configs?: { names: string[]; type: string; port: number }[];
 };
 
@@ -146,19 +150,45 @@ describe.each([DEV, PROD])("Monitoring on the $stack layout", (l) => {
     }
   });
 
-  test("every machine has a node exporter target named after it, and a node exporter step on its private address", async () => {
-    const node = job("node");
-    const targets = node.static_configs!.map((c) => ({ target: c.targets[0], instance: c.labels!.instance }));
-    expect(targets).toEqual(l.machines.map((m) => ({ target: `${m.address}:9100`, instance: m.name })));
+  /** The target files a machine's target step writes: path -> parsed file_sd groups. */
+  const targetFiles = async (machine: string) => {
+    const step = run.byName(`${l.stack}-monitoring-target-${machine}`);
+    const program = (await text(step.props.stdin)).value;
+    const out: Record<string, { targets: string[]; labels: Record<string, string> }[]> = {};
+    for (const m of program.matchAll(/^printf '%s' '([^']*)' > (\S+)\.tmp /gm)) out[m[2]] = JSON.parse(m[1]);
+    return out;
+  };
+
+  test("prometheus.yml names no machine: the node and ray jobs read per-machine file_sd target files", () => {
+    expect(job("node").file_sd_configs).toEqual([{ files: ["/etc/prometheus/targets/node/*.json"], refresh_interval: "30s" }]);
+    expect(job("ray").file_sd_configs).toEqual([{ files: ["/etc/prometheus/targets/ray/*.json"], refresh_interval: "30s" }]);
+    expect(job("node").static_configs).toBeUndefined();
+    for (const m of l.machines) expect(promText).not.toContain(m.name);
+  });
+
+  test("every machine has a node exporter target file named after it, and a node exporter step on its private address", async () => {
     for (const m of l.machines) {
+      const files = await targetFiles(m.name);
+      expect(files[`/etc/prometheus/targets/node/${m.name}.json`]).toEqual([
+        { targets: [`${m.address}:9100`], labels: { instance: m.name, roles: m.role, production: String(m.role.startsWith("swarm-")) } },
+      ]);
       const step = await text(run.byName(`${l.stack}-monitoring-node-exporter-${m.name}`).props.create);
       expect(step.value).toContain(`node-exporter.sh ${m.address} 9100 1.5.0`);
+      // The target step runs on the orchestration machine; its delete removes exactly its files.
+      const target = run.byName(`${l.stack}-monitoring-target-${m.name}`);
+      expect(JSON.stringify((await unwrap(target.props.connection as never)).value)).toContain(`"host":"${orchestration().address}"`);
+      expect(String(target.props.delete)).toContain(`rm -f ${Object.keys(files).join(" ")}`);
+      expect(target.inputs?.triggers).toContain(`${orchestration().name}-id`);
     }
   });
 
   test("every Ray machine's metrics export is scraped; the expected Ray node count is the topology's", async () => {
     const ray = l.machines.filter((m) => m.role === "ray-head" || m.role === "ray-worker");
-    expect(job("ray").static_configs!.map((c) => c.targets[0])).toEqual(ray.map((m) => `${m.address}:8090`));
+    for (const m of l.machines) {
+      const file = (await targetFiles(m.name))[`/etc/prometheus/targets/ray/${m.name}.json`];
+      if (ray.includes(m)) expect(file?.[0].targets).toEqual([`${m.address}:8090`]);
+      else expect(file).toBeUndefined();
+    }
     const stage = await text(run.byName(`${l.stack}-monitoring-config`).props.stdin);
     expect(stage.value).toContain(`record: rayswarm:expected_ray_nodes\n        expr: vector(${ray.length})`);
     expect(stage.value).toContain(`record: rayswarm:expected_worker_replicas\n        expr: vector(3)`);
@@ -212,10 +242,11 @@ describe.each([DEV, PROD])("Monitoring on the $stack layout", (l) => {
     for (const i of await allInputs(run)) if (i.key !== "stdin") expect(i.value).not.toMatch(/0\.0\.0\.0/);
   });
 
-  test("the tunnel line forwards both ports to the bastion's private address and names the page", async () => {
+  test("the tunnel line is the bastion's ssh line (key, known_hosts kept) forwarding both ports and names the page", async () => {
     const o = orchestration();
     expect((await text(run.outputs.tunnel)).value).toBe(
-      `ssh -N -L 9090:${o.address}:9090 -L 9093:${o.address}:9093 debian@198.51.100.7  # then open http://localhost:9090/consoles/rayswarm.html`,
+      "ssh -i ~/.ssh/rayswarm-dev -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/rayswarm-dev.known_hosts " +
+        `-N -L 9090:${o.address}:9090 -L 9093:${o.address}:9093 debian@198.51.100.7  # then open http://localhost:9090/consoles/rayswarm.html`,
     );
   });
 
@@ -252,13 +283,18 @@ describe.each([DEV, PROD])("Monitoring on the $stack layout", (l) => {
     expect(stack).toContain("-redis.password-file=/run/secrets/redis-passwords.json");
   });
 
-  test("order: scripts after each host is ready; swarm side after the serving stack; Prometheus after everything", () => {
+  test("order: scripts after each host is ready; swarm side after the serving stack; a machine's target after Prometheus and its exporter", () => {
     const prometheus = run.byName(`${l.stack}-monitoring-prometheus`);
     const before = new Set([...run.dependsOnTransitively(prometheus)].map((r) => r.name));
     for (const m of l.machines) {
-      expect(before).toContain(`${l.stack}-monitoring-node-exporter-${m.name}`);
+      const target = new Set([...run.dependsOnTransitively(run.byName(`${l.stack}-monitoring-target-${m.name}`))].map((r) => r.name));
+      expect(target).toContain(`${l.stack}-monitoring-node-exporter-${m.name}`);
+      expect(target).toContain(`${l.stack}-monitoring-prometheus`);
       expect(run.dependsOnTransitively(run.byName(`${l.stack}-monitoring-scripts-${m.name}`))).toContain(run.byName(`${m.name}-ready`));
+      // Prometheus itself waits for no other machine (adding one must not touch it).
+      if (m !== orchestration()) expect(before).not.toContain(`${l.stack}-monitoring-node-exporter-${m.name}`);
     }
+    expect(before).toContain(`${l.stack}-monitoring-node-exporter-${orchestration().name}`);
     expect(before).toContain(`${l.stack}-monitoring-stack-deploy`);
     // Every machine has a delete step that stops what the monitoring started there.
     for (const m of l.machines) {
@@ -289,10 +325,11 @@ describe("Monitoring args", () => {
       privateAddress: m.address,
       user: "debian",
       connection: { host: m.address },
+      identity: `${m.name}-id`,
       ready: undefined as unknown as pulumi.Resource,
       sshCommand: "",
     }));
-    return { stack: "dev", orchestration: hosts[0], hosts, bastion: { address: "198.51.100.7", user: "debian" } };
+    return { stack: "dev", orchestration: hosts[0], hosts, bastion: { ssh: BASTION_SSH } };
   };
   test("good args pass", () => expect(monitoringArgsProblem(base())).toBeUndefined());
   test("a version that is not exact is refused, naming the arg", () =>
@@ -322,12 +359,36 @@ describe("without a webhook and without serving", () => {
 });
 
 describe("without Ray metrics (no ray[default] on the Ray machines)", () => {
-  test("no ray job, and the expected Ray node count is 0 so RayNodesMissing stays quiet", async () => {
+  test("no ray job, no ray target files, and the expected Ray node count is 0 so RayNodesMissing stays quiet", async () => {
     const run = await runProgram("dev", {}, programFor(DEV, { rayMetrics: false }));
     const prom = yaml.load((await text(run.outputs.prometheusConfig)).value) as { scrape_configs: Scrape[] };
     expect(prom.scrape_configs.map((j) => j.job_name)).toEqual(["prometheus", "alertmanager", "node", "swarm-relay"]);
     const stage = await text(run.byName("dev-monitoring-config").props.stdin);
     expect(stage.value).toContain("record: rayswarm:expected_ray_nodes\n        expr: vector(0)");
+    const head = await text(run.byName("dev-monitoring-target-dev-ray-head").props.stdin);
+    expect(head.value).toContain("/etc/prometheus/targets/node/dev-ray-head.json");
+    expect(head.value).not.toContain("/targets/ray/");
+  });
+});
+
+describe("scale-out", () => {
+  test("a new swarm worker adds its own steps (scripts, exporter, model metric, target file) and changes no existing one", async () => {
+    const inputs = async (l: Layout) =>
+      Object.fromEntries(
+        (await runProgram("dev", {}, programFor(l, { rayMetrics: false }))).ofType(CMD).map((r) => [r.name, JSON.stringify(r.inputs)]),
+      );
+    const before = await inputs(DEV);
+    const bigger: Layout = {
+      stack: "dev",
+      machines: [...DEV.machines, { name: "dev-swarm-worker-1", role: "swarm-worker", address: "10.42.0.99" }],
+    };
+    const after = await inputs(bigger);
+    expect(Object.keys(before).filter((k) => before[k] !== after[k])).toEqual([]);
+    expect(
+      Object.keys(after)
+        .filter((k) => !(k in before))
+        .sort(),
+    ).toEqual(["model-metric", "node-exporter", "scripts", "stop", "target"].map((s) => `dev-monitoring-${s}-dev-swarm-worker-1`));
   });
 });
 
