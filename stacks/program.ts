@@ -7,6 +7,8 @@ import { Platform } from "../components/platform";
 import { loadPlatformConfig } from "./config";
 import { buildEnvironment } from "./index";
 
+const MONITORING_OFF = "monitoring is off (pulumi config set monitoring true)";
+
 /** @param opts.sourceRoot where the scripts and the tuning workload are read from (tests). */
 export function program(opts: { sourceRoot?: string } = {}) {
   const config = loadPlatformConfig();
@@ -30,6 +32,8 @@ export function program(opts: { sourceRoot?: string } = {}) {
     jupyterTunnel: platform.jupyterTunnel ?? "JupyterLab is off (pulumi config set jupyter true)",
     swarmNodes: platform.swarmNodes,
     webUrl: platform.webUrl,
+    monitoringTunnel: platform.monitoring?.tunnel ?? MONITORING_OFF,
+    monitoringUrl: platform.monitoring?.consoleUrl ?? MONITORING_OFF,
     modelVersion: platform.promotion.initialVersion ?? "none yet (initialTuning is off): promote one with promoteCommand",
     promoteCommand: platform.promotion.promoteCommand,
     rollbackCommand: platform.promotion.rollbackCommand,

@@ -11,6 +11,7 @@ export const COMPONENTS = [
   "rayswarm:swarm:SwarmCluster",
   "rayswarm:serving:ServingStack",
   "rayswarm:promotion:ModelPromotion",
+  "rayswarm:monitoring:Monitoring",
 ];
 
 export const OUTPUTS = [
@@ -18,6 +19,8 @@ export const OUTPUTS = [
   "environmentKind",
   "jupyterTunnel",
   "modelVersion",
+  "monitoringTunnel",
+  "monitoringUrl",
   "privateAddresses",
   "promoteCommand",
   "rayDashboardTunnel",
