@@ -98,9 +98,15 @@ describe.each([
         expect(groupName.get(String(r.remoteGroupId))).toBe("bastion");
       }
     }
-    // Every rule that is neither SSH nor serving nor world is confined to the cluster subnet.
+    // Monitoring: the node exporter and the relay's /federate, from the bastion group only.
+    const fromBastion = rules.filter((r) => r.remoteGroupId !== undefined && !ssh.includes(r));
+    expect(fromBastion.map((r) => [r.group, r.protocol, r.portRangeMin, r.portRangeMax, groupName.get(String(r.remoteGroupId))])).toEqual([
+      ["internal", "tcp", 9100, 9100, "bastion"],
+      ["swarm", "tcp", 9091, 9091, "bastion"],
+    ]);
+    // Every other rule that is neither SSH nor serving nor world is confined to the cluster subnet.
     const cidr = stackConfig(stack)["rayswarm:networkCidr"];
-    for (const r of rules.filter((x) => !world(x) && !ssh.includes(x))) expect(r.remoteIpPrefix).toBe(cidr);
+    for (const r of rules.filter((x) => !world(x) && !ssh.includes(x) && !fromBastion.includes(x))) expect(r.remoteIpPrefix).toBe(cidr);
   });
 
   test("the bastion alone is in the bastion group; production machines alone expose the serving port", () => {
