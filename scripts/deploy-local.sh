@@ -72,9 +72,9 @@ npm_deps() { if [[ -d node_modules/@pulumi/pulumi ]]; then echo "node_modules pr
 step "npm dependencies" npm_deps
 step "Docker engine" bash scripts/images/start-dockerd.sh
 step "base image (debootstrap)" bash scripts/images/base-image.sh
-step "images" bash scripts/images/build-images.sh node rabbitmq redis serving
+step "images" bash scripts/images/build-images.sh node rabbitmq redis monitoring serving
 # The tarballs Pulumi.local.yaml names (rayswarm:imageTarballs), preloaded on the swarm machines.
-step "image tarballs" bash scripts/images/save-images.sh .local/images rayswarm/serving:dev rayswarm/rabbitmq:3 rayswarm/redis:7
+step "image tarballs" bash scripts/images/save-images.sh .local/images rayswarm/serving:dev rayswarm/rabbitmq:3 rayswarm/redis:7 rayswarm/monitoring:2
 
 archives=${RAYSWARM_ENGINE_ARCHIVES:-}
 [[ -z $archives && -f ../shared/engine/manifest.json ]] && archives=../shared/engine

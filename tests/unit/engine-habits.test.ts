@@ -145,9 +145,9 @@ describe("triggers come from content", () => {
     const a = inputsOf(await runProgram("local", localConfig({}, "image v1"), program));
     const b = inputsOf(await runProgram("local", localConfig({}, "image v2"), program));
     const changed = Object.keys(a).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
-    // 2 production machines x 3 tarballs x (copy + load); the copies' source paths differ too
+    // 2 production machines x 4 tarballs x (copy + load); the copies' source paths differ too
     expect(changed.every((k) => /-serving-(image|load)-/.test(k))).toBe(true);
-    expect(changed.filter((k) => k.includes("-serving-load-"))).toHaveLength(6);
+    expect(changed.filter((k) => k.includes("-serving-load-"))).toHaveLength(8);
   });
 
   test("the bundle is what git tracks: an untracked or ignored file changes no hash; a tracked edit does", () => {
