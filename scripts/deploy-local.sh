@@ -122,6 +122,7 @@ ssh to a machine (the key and host keys are in ~/.ssh/rayswarm-$stack{,.known_ho
 $(ssh_lines)
 
 Ray dashboard:            $(out rayDashboardTunnel)
+monitoring (Prometheus, Alertmanager, the operator page): $(out monitoringTunnel)
 train a new model on the Ray cluster and promote it (the gate decides; see docs/promotion.md):
   $head_ssh 'cd /opt/rayswarm/current/tuning && sudo PYTHONPATH=. /opt/rayswarm/venv/bin/python -m rayswarm_tuning.tune --address $(out rayHeadAddress):6379 --data builtin:diabetes --target target --trials 8 --seed 7 --out /tmp/new-model'
   $(out promoteCommand | sed 's|<model-dir-on-the-head>|/tmp/new-model|')
