@@ -350,9 +350,7 @@ export class Monitoring extends pulumi.ComponentResource {
       const files = pulumi
         .output(h.privateAddress)
         .apply((address) => machineTargets({ name: h.name, roles: h.roles, address }, { rayMetrics }));
-      const paths = machineTargets({ name: h.name, roles: h.roles, address: "0.0.0.0" }, { rayMetrics }).map((f) =>
-        targetFilePath(f.job, h.name),
-      );
+      const paths = machineTargets({ name: h.name, roles: h.roles, address: "" }, { rayMetrics }).map((f) => targetFilePath(f.job, h.name));
       targetLists.push(files.apply((fs) => fs.map((f) => `${f.job} ${(JSON.parse(f.content) as { targets: string[] }[])[0].targets[0]}`)));
       this.targetSteps[h.name] = remoteCommand(
         `${name}-target-${h.name}`,
