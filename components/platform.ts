@@ -11,6 +11,7 @@ import { RayCluster } from "./ray";
 import { SwarmCluster, SwarmNode } from "./swarm";
 import { ServingStack } from "./serving";
 import { ModelPromotion } from "./promotion";
+import { Monitoring } from "./monitoring";
 
 export interface PlatformArgs {
   /** The validated stack configuration. */
@@ -39,6 +40,8 @@ export class Platform extends pulumi.ComponentResource {
   public readonly promotion: ModelPromotion;
   /** The prediction service's web page. */
   public readonly webUrl: pulumi.Output<string>;
+  /** Prometheus + Alertmanager on the orchestration machine (config monitoring, default on). */
+  public readonly monitoring?: Monitoring;
 
   constructor(name: string, args: PlatformArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("rayswarm:platform:Platform", name, {}, opts);
@@ -122,6 +125,44 @@ export class Platform extends pulumi.ComponentResource {
       { parent: this },
     );
     this.webUrl = this.serving.url;
+
+    // Monitoring after serving: the relay joins the serving stack's overlay network.
+    if (cfg.monitoring.enabled) {
+      const orchestration = hostsWithRole(hosts, "orchestration");
+      if (orchestration.length !== 1)
+        throw new pulumi.ResourceError(
+          `Platform: monitoring needs exactly one orchestration host, got ${orchestration.length} (set rayswarm:monitoring false)`,
+          this,
+        );
+      this.monitoring = new Monitoring(
+        `${name}-monitoring`,
+        {
+          stack: cfg.stack,
+          orchestration: orchestration[0],
+          hosts,
+          serving: {
+            manager: this.swarm.leader,
+            ready: this.serving.ready,
+            redisPassword: this.serving.redisPassword,
+            image: cfg.monitoring.image,
+            publishMode: cfg.serving.publishMode,
+            endpointMode: cfg.serving.endpointMode,
+            apiReplicas: cfg.serving.apiReplicas,
+            workerReplicas: cfg.serving.workerReplicas,
+            modelRoot: cfg.promotion.modelRoot,
+          },
+          versions: cfg.monitoring.versions,
+          retention: cfg.monitoring.retention,
+          webhookUrl: cfg.monitoring.webhookUrl,
+          bastion: args.bastion,
+          // Off: workloads/tuning/requirements.txt pins ray[tune] without ray[default], and Ray
+          // only exports metrics (port 8090) with ray[default]. So no `ray` job and
+          // RayNodesMissing stays quiet; turn it on together with ray[default].
+          rayMetrics: false,
+        },
+        { parent: this },
+      );
+    }
 
     this.sshCommands = pulumi.all(Object.fromEntries(hosts.map((h) => [h.name, h.sshCommand]))) as pulumi.Output<Record<string, string>>;
     this.privateAddresses = pulumi.all(

@@ -73,9 +73,9 @@ npm_deps() { if [[ -d node_modules/@pulumi/pulumi ]]; then echo "node_modules pr
 step "npm dependencies" npm_deps
 step "Docker engine" bash scripts/images/start-dockerd.sh
 step "base image (debootstrap)" bash scripts/images/base-image.sh
-step "images" bash scripts/images/build-images.sh node rabbitmq redis serving
+step "images" bash scripts/images/build-images.sh node rabbitmq redis monitoring serving
 # The tarballs Pulumi.local.yaml names (rayswarm:imageTarballs), preloaded on the swarm machines.
-step "image tarballs" bash scripts/images/save-images.sh .local/images rayswarm/serving:dev rayswarm/rabbitmq:3 rayswarm/redis:7
+step "image tarballs" bash scripts/images/save-images.sh .local/images rayswarm/serving:dev rayswarm/rabbitmq:3 rayswarm/redis:7 rayswarm/monitoring:2
 
 archives=${RAYSWARM_ENGINE_ARCHIVES:-}
 [[ -z $archives && -f ../shared/engine/manifest.json ]] && archives=../shared/engine
@@ -123,6 +123,7 @@ ssh to a machine (the key and host keys are in ~/.ssh/rayswarm-$stack{,.known_ho
 $(ssh_lines)
 
 Ray dashboard:            $(out rayDashboardTunnel)
+monitoring (Prometheus, Alertmanager, the operator page): $(out monitoringTunnel)
 train a new model on the Ray cluster and promote it (the gate decides; see docs/promotion.md):
   $head_ssh 'cd /opt/rayswarm/current/tuning && sudo PYTHONPATH=. /opt/rayswarm/venv/bin/python -m rayswarm_tuning.tune --address $(out rayHeadAddress):6379 --data builtin:diabetes --target target --trials 8 --seed 7 --out /tmp/new-model'
   $(out promoteCommand | sed 's|<model-dir-on-the-head>|/tmp/new-model|')

@@ -70,6 +70,17 @@ export interface PlatformConfig {
     readonly jupyter: boolean;
   };
   readonly promotion: { readonly modelRoot: string; readonly keepVersions: number };
+  readonly monitoring: {
+    readonly enabled: boolean;
+    /** Prometheus duration, e.g. 15d. */
+    readonly retention: string;
+    /** Alertmanager webhook receiver; always a secret Output when set. */
+    readonly webhookUrl?: pulumi.Output<string>;
+    /** Image of the in-swarm relay and Redis exporter. */
+    readonly image: string;
+    /** Debian package versions (upstream part). */
+    readonly versions: { readonly prometheus: string; readonly alertmanager: string; readonly nodeExporter: string };
+  };
   readonly hosts: readonly InventoryHost[];
   readonly local: {
     readonly nodeImage: string;
@@ -384,6 +395,7 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
 
   // ---------- the existing environment's inventory ----------
   const hosts: InventoryHost[] = [];
+  let inventoryWithoutOrchestration = false;
   if (environment === "existing") {
     const hostsRaw = r.json("hosts");
     if (hostsRaw === undefined) {
@@ -431,6 +443,7 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
           );
         if (count("orchestration") > 1)
           r.problems.push(`${PROJECT}:hosts must have at most one orchestration machine (got ${count("orchestration")})`);
+        inventoryWithoutOrchestration = count("orchestration") === 0;
       }
     }
   }
@@ -446,6 +459,45 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
     jupyter: r.bool("jupyter"),
   };
   const keepVersions = r.int("keepModelVersions", 2, 100);
+
+  // ---------- monitoring ----------
+  const monitoringEnabled = r.bool("monitoring");
+  // Prometheus and Alertmanager live on the orchestration machine.
+  if (monitoringEnabled && inventoryWithoutOrchestration)
+    r.fail(
+      "monitoring",
+      `false when ${PROJECT}:hosts has no orchestration machine`,
+      true,
+      "Prometheus and Alertmanager run on the orchestration machine: give one machine the orchestration role, or set monitoring false",
+    );
+  const retention =
+    r.str("monitoringRetention", (v) =>
+      /^\d+(ms|s|m|h|d|w|y)$/.test(v)
+        ? undefined
+        : "a Prometheus duration such as 15d, 12h or 2w (a number and one of ms, s, m, h, d, w, y)",
+    ) ?? String(defaultOf("monitoringRetention"));
+  const webhookRaw = r.rawValue("monitoringWebhookUrl");
+  if (webhookRaw !== undefined) {
+    // The value is a secret: never shown, not even when it is wrong.
+    if (!/^https?:\/\/[^\s"\\]+$/.test(webhookRaw))
+      r.problems.push(
+        `${PROJECT}:monitoringWebhookUrl must be an http(s) URL without spaces, quotes or backslashes (got a value that is not one; not shown because it is a secret)`,
+      );
+    if (secretKeys.length > 0 && !secretKeys.includes(`${PROJECT}:monitoringWebhookUrl`))
+      r.problems.push(
+        `${PROJECT}:monitoringWebhookUrl must be stored as a secret (got a plain value): set it with \`pulumi config set --secret monitoringWebhookUrl <url>\``,
+      );
+  }
+  const exactVersion = (key: KeyName) =>
+    r.str(key, (v) =>
+      /^\d+\.\d+\.\d+$/.test(v) ? undefined : "an exact version such as 2.42.0 (the upstream part of the Debian package's)",
+    ) ?? String(defaultOf(key));
+  const monitoringVersions = {
+    prometheus: exactVersion("prometheusVersion"),
+    alertmanager: exactVersion("alertmanagerVersion"),
+    nodeExporter: exactVersion("nodeExporterVersion"),
+  };
+  const monitoringImage = image("monitoringImage");
   const osImage = r.str("image", nonEmpty) ?? String(defaultOf("image"));
   const externalNetwork = r.str("externalNetwork", nonEmpty) ?? String(defaultOf("externalNetwork"));
   const externalNetworkId = r.str("externalNetworkId", (v) =>
@@ -497,6 +549,13 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
     },
     tuning,
     promotion: { modelRoot, keepVersions },
+    monitoring: {
+      enabled: monitoringEnabled,
+      retention,
+      webhookUrl: webhookRaw === undefined ? undefined : pulumi.secret(webhookRaw),
+      image: monitoringImage,
+      versions: monitoringVersions,
+    },
     hosts,
     local: { nodeImage: localNodeImage, networkCidr, pipCache: localPipCache },
   };

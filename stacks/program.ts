@@ -24,6 +24,8 @@ function machinesOf(environment: Environment) {
   );
 }
 
+const MONITORING_OFF = "monitoring is off (pulumi config set monitoring true)";
+
 /** @param opts.sourceRoot where the scripts and the tuning workload are read from (tests). */
 export function program(opts: { sourceRoot?: string } = {}) {
   const config = loadPlatformConfig();
@@ -48,6 +50,8 @@ export function program(opts: { sourceRoot?: string } = {}) {
     jupyterTunnel: platform.jupyterTunnel ?? "JupyterLab is off (pulumi config set jupyter true)",
     swarmNodes: platform.swarmNodes,
     webUrl: platform.webUrl,
+    monitoringTunnel: platform.monitoring?.tunnel ?? MONITORING_OFF,
+    monitoringUrl: platform.monitoring?.consoleUrl ?? MONITORING_OFF,
     modelVersion: platform.promotion.initialVersion ?? "none yet (initialTuning is off): promote one with promoteCommand",
     promoteCommand: platform.promotion.promoteCommand,
     rollbackCommand: platform.promotion.rollbackCommand,
@@ -87,6 +91,8 @@ function infrastructureOutputs(stack: string, kind: string, environment: Environ
     jupyterTunnel: none,
     swarmNodes: none,
     webUrl: none,
+    monitoringTunnel: none,
+    monitoringUrl: none,
     modelVersion: none,
     promoteCommand: none,
     rollbackCommand: none,

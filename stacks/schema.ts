@@ -185,6 +185,42 @@ const KEY_TABLE = {
     default: "/srv/rayswarm/models",
   },
   keepModelVersions: { description: "Model versions kept on each production machine (>= 2).", type: "integer", default: 5 },
+  monitoring: {
+    description:
+      "Prometheus + Alertmanager on the orchestration machine (reached only through the SSH tunnel of the monitoringTunnel output), node exporters everywhere, a relay in the swarm. Needs an orchestration machine.",
+    type: "boolean",
+    default: true,
+  },
+  monitoringRetention: {
+    description: "How long Prometheus keeps samples: a Prometheus duration such as 15d, 12h or 2w.",
+    type: "string",
+    default: "15d",
+  },
+  monitoringWebhookUrl: {
+    description: "Alertmanager webhook receiver (http(s) URL). Secret. Unset: alerts are only shown on the page, not sent.",
+    type: "string",
+    secret: true,
+  },
+  monitoringImage: {
+    description: "Image of the in-swarm relay and Redis exporter (images/monitoring: Debian's prometheus + prometheus-redis-exporter).",
+    type: "string",
+    default: "rayswarm/monitoring:2",
+  },
+  prometheusVersion: {
+    description: "Exact version of Debian's prometheus package on the orchestration machine (its upstream part, e.g. 2.42.0).",
+    type: "string",
+    default: "2.42.0",
+  },
+  alertmanagerVersion: {
+    description: "Exact version of Debian's prometheus-alertmanager package on the orchestration machine.",
+    type: "string",
+    default: "0.25.0",
+  },
+  nodeExporterVersion: {
+    description: "Exact version of Debian's prometheus-node-exporter package on every machine.",
+    type: "string",
+    default: "1.5.0",
+  },
   hosts: {
     description:
       "Existing machines: a list of {name, address, roles, user?, port?, privateAddress?, hostKey?}. Required for existing. hostKey (the line of /etc/ssh/ssh_host_ed25519_key.pub) makes every connection check the machine's identity; without it the host key is not checked (a warning says so).",

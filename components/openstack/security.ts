@@ -144,6 +144,25 @@ export function topologyRules(a: TopologyRulesArgs): RuleSpec[] {
       remoteCidr: "::/0",
       ethertype: "IPv6",
     },
+    // Monitoring (components/monitoring): scraped by Prometheus on the bastion only.
+    {
+      group: "internal",
+      description: "Node exporter, from the bastion",
+      protocol: "tcp",
+      portMin: 9100,
+      portMax: 9100,
+      remoteGroup: "bastion",
+      ethertype: "IPv4",
+    },
+    {
+      group: "swarm",
+      description: "Monitoring relay /federate, from the bastion",
+      protocol: "tcp",
+      portMin: 9091,
+      portMax: 9091,
+      remoteGroup: "bastion",
+      ethertype: "IPv4",
+    },
   ];
 }
 

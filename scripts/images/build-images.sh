@@ -6,6 +6,7 @@
 #   tiny      -> rayswarm/tiny:dev       (images/tiny: busybox for network tests in node engines)
 #   rabbitmq  -> rayswarm/rabbitmq:3     (images/rabbitmq)
 #   redis     -> rayswarm/redis:7        (images/redis)
+#   monitoring -> rayswarm/monitoring:2  (images/monitoring: the in-swarm relay + Redis exporter)
 #   serving   -> rayswarm/serving:dev    (workloads/serving, only if its Dockerfile exists)
 # Docker's layer cache makes a rebuild with unchanged inputs take seconds.
 # Env: RAYSWARM_BUILD_ARGS (extra `docker build` flags, e.g. --pull=false);
@@ -23,6 +24,7 @@ declare -A tags=(
   [tiny]=rayswarm/tiny:dev
   [rabbitmq]=rayswarm/rabbitmq:3
   [redis]=rayswarm/redis:7
+  [monitoring]=rayswarm/monitoring:2
   [serving]=rayswarm/serving:dev
 )
 declare -A contexts=(
@@ -30,13 +32,14 @@ declare -A contexts=(
   [tiny]="$root/images/tiny"
   [rabbitmq]="$root/images/rabbitmq"
   [redis]="$root/images/redis"
+  [monitoring]="$root/images/monitoring"
   [serving]="$root/workloads/serving"
 )
 
 if [[ $# -gt 0 ]]; then
   images=("$@")
 else
-  images=(node tiny rabbitmq redis serving)
+  images=(node tiny rabbitmq redis monitoring serving)
 fi
 
 docker image inspect debian:bookworm >/dev/null 2>&1 ||

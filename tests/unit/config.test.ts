@@ -59,6 +59,26 @@ describe("valid configurations", () => {
     expect(await pulumi.isSecret(c.ssh.privateKey!)).toBe(true);
   });
 
+  test("monitoring: on by default with the pinned versions; the webhook URL is a secret Output", async () => {
+    const d = parsePlatformConfig({}, "local").monitoring;
+    expect(d).toEqual({
+      enabled: true,
+      retention: "15d",
+      webhookUrl: undefined,
+      image: "rayswarm/monitoring:2",
+      versions: { prometheus: "2.42.0", alertmanager: "0.25.0", nodeExporter: "1.5.0" },
+    });
+    const c = parsePlatformConfig(
+      { "rayswarm:monitoringWebhookUrl": "https://hooks.example.com/x?a=1&b=2", "rayswarm:monitoringRetention": "30d" },
+      "local",
+      ["rayswarm:monitoringWebhookUrl"],
+    ).monitoring;
+    expect(c.retention).toBe("30d");
+    expect(await (c.webhookUrl as unknown as { isSecret: Promise<boolean> }).isSecret).toBe(true);
+    // An existing inventory without an orchestration machine is fine with monitoring off.
+    expect(parsePlatformConfig({ ...existing(goodHosts.slice(1)), "rayswarm:monitoring": "false" }, "e").monitoring.enabled).toBe(false);
+  });
+
   test("values that equal a Pulumi.yaml default do not count as set for other environments", () => {
     expect(() =>
       parsePlatformConfig({ ...existing(goodHosts), "rayswarm:rayWorkers": "1", "rayswarm:image": "debian-12" }, "e"),
@@ -196,6 +216,37 @@ describe("invalid configurations fail with a message naming the key, the bad val
       existing([...goodHosts, { name: "x", address: "10.0.0.9", roles: ["ray-worker"], pasword: "x" }]),
       /^rayswarm:hosts\[3\] must be an object with only name, address, privateAddress, port, user, roles \(unknown: pasword\)/,
     ],
+    [
+      "existing without an orchestration machine, monitoring on (the default)",
+      existing(goodHosts.slice(1)),
+      /^rayswarm:monitoring must be false when rayswarm:hosts has no orchestration machine \(got true\): Prometheus and Alertmanager run on the orchestration machine/,
+    ],
+    ["monitoring not a boolean", { "rayswarm:monitoring": "yes" }, /^rayswarm:monitoring must be true or false \(got "yes"\)$/],
+    [
+      "a retention that is not a Prometheus duration",
+      { "rayswarm:monitoringRetention": "two weeks" },
+      /^rayswarm:monitoringRetention must be a Prometheus duration such as 15d.* \(got "two weeks"\)$/,
+    ],
+    [
+      "a Prometheus version that is not exact",
+      { "rayswarm:prometheusVersion": "2.42" },
+      /^rayswarm:prometheusVersion must be an exact version such as 2\.42\.0.* \(got "2\.42"\)$/,
+    ],
+    [
+      "an Alertmanager version that is not exact",
+      { "rayswarm:alertmanagerVersion": "latest" },
+      /^rayswarm:alertmanagerVersion must be an exact version/,
+    ],
+    [
+      "a node exporter version that is not exact",
+      { "rayswarm:nodeExporterVersion": "1.5" },
+      /^rayswarm:nodeExporterVersion must be an exact version/,
+    ],
+    [
+      "a monitoring image that is not an image",
+      { "rayswarm:monitoringImage": "Not An Image" },
+      /^rayswarm:monitoringImage must be a Docker image reference/,
+    ],
   ];
 
   test.each(cases)("%s", (_label, raw, expected) => {
@@ -210,6 +261,15 @@ describe("invalid configurations fail with a message naming the key, the bad val
       "rayswarm:sshPrivateKey must be stored as a secret (got a plain value): set it with `pulumi config set --secret sshPrivateKey < key`",
     );
     expect(found.join("\n")).not.toContain("END OPENSSH");
+  });
+
+  test("a webhook URL that is not an http(s) URL, or stored in clear, is refused without echoing it", () => {
+    const found = problems({ "rayswarm:monitoringWebhookUrl": "ftp://hooks.example.com/very-secret-token" }, ["rayswarm:x"]);
+    expect(found).toEqual([
+      "rayswarm:monitoringWebhookUrl must be an http(s) URL without spaces, quotes or backslashes (got a value that is not one; not shown because it is a secret)",
+      "rayswarm:monitoringWebhookUrl must be stored as a secret (got a plain value): set it with `pulumi config set --secret monitoringWebhookUrl <url>`",
+    ]);
+    expect(found.join("\n")).not.toContain("very-secret-token");
   });
 
   test("every problem is reported at once, one line each", () => {

@@ -41,6 +41,11 @@ describe("scale-out only adds resources", () => {
     expect(added.some((k) => k.endsWith(`${stack}-ray-worker-1`) || k.includes(`${stack}-ray-worker-1-`))).toBe(true);
     expect(added.some((k) => k.includes(`swarm-join-${stack}-swarm-worker-1`))).toBe(true);
     expect(added.some((k) => k.includes(`promotion-target-${stack}-swarm-worker-1`))).toBe(true);
+    // monitoring: the new machines' exporters and their file_sd target files (Prometheus's config stays)
+    for (const m of [`${stack}-ray-worker-1`, `${stack}-swarm-worker-1`]) {
+      expect(added).toContain(`command:remote:Command::${stack}-monitoring-node-exporter-${m}`);
+      expect(added).toContain(`command:remote:Command::${stack}-monitoring-target-${m}`);
+    }
   });
 
   test("every role keeps its address block: the first Swarm manager's address does not move when Ray workers are added", async () => {
@@ -112,6 +117,11 @@ describe("the local stack under the real engine's rules", () => {
       [/^local-promotion-production-local-swarm-worker-0$/, "local-swarm-worker-0-id"],
       [/^local-promotion-target-local-swarm-worker-0$/, "local-swarm-worker-0-id"],
       [/^local-serving-deploy$/, "local-swarm-manager-0-id"],
+      [/^local-monitoring-node-exporter-local-swarm-worker-0$/, "local-swarm-worker-0-id"],
+      [/^local-monitoring-model-metric-local-swarm-worker-0$/, "local-swarm-worker-0-id"],
+      [/^local-monitoring-target-local-swarm-worker-0$/, "local-orchestration-id"],
+      [/^local-monitoring-prometheus$/, "local-orchestration-id"],
+      [/^local-monitoring-stack-deploy$/, "local-swarm-manager-0-id"],
     ];
     for (const [re, id] of perHost) {
       const found = run.ofType(CMD).filter((c) => re.test(c.name));
@@ -135,9 +145,9 @@ describe("triggers come from content", () => {
     const a = inputsOf(await runProgram("local", localConfig({}, "image v1"), program));
     const b = inputsOf(await runProgram("local", localConfig({}, "image v2"), program));
     const changed = Object.keys(a).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
-    // 2 production machines x 3 tarballs x (copy + load); the copies' source paths differ too
+    // 2 production machines x 4 tarballs x (copy + load); the copies' source paths differ too
     expect(changed.every((k) => /-serving-(image|load)-/.test(k))).toBe(true);
-    expect(changed.filter((k) => k.includes("-serving-load-"))).toHaveLength(6);
+    expect(changed.filter((k) => k.includes("-serving-load-"))).toHaveLength(8);
   });
 
   test("the bundle is what git tracks: an untracked or ignored file changes no hash; a tracked edit does", () => {

@@ -54,6 +54,6 @@ describe("the local stack: node containers on this Docker engine", () => {
     }
     expect((await unwrap<string>(run.outputs.webUrl as never)).value).toBe("http://127.0.0.1:8080/");
     const copies = run.ofType("command:remote:CopyToRemote");
-    expect(copies).toHaveLength(6); // 3 tarballs x 2 swarm machines
+    expect(copies).toHaveLength(8); // 4 tarballs x 2 swarm machines
   });
 });

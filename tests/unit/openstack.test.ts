@@ -131,6 +131,14 @@ describe.each([
         ]).toContainEqual(pair);
       }
     }
+    // Monitoring: the node exporter and the relay's /federate, from the bastion group only.
+    const fromBastion = rules.filter(
+      (r) => r.remoteGroupId !== undefined && !ssh.includes(r) && groupName.get(String(r.remoteGroupId)) === "bastion",
+    );
+    expect(fromBastion.map((r) => [r.group, r.protocol, r.portRangeMin, r.portRangeMax]).sort()).toEqual([
+      ["internal", "tcp", 9100, 9100],
+      ["swarm", "tcp", 9091, 9091],
+    ]);
     // Every other rule is confined to a group of the cluster (ICMP: to the cluster subnet).
     const cidr = stackConfig(stack)["rayswarm:networkCidr"];
     for (const r of rules.filter((x) => !world(x) && !ssh.includes(x))) {
@@ -161,9 +169,14 @@ describe.each([
   });
 
   test("non-bastion machines are reached through the bastion; the bastion directly", async () => {
+    // Steps on the orchestration machine itself: its readiness, and the monitoring's there
+    // (Prometheus, its config and the machines' target files, its own exporter).
+    const onBastion = new RegExp(
+      `^${stack}-(orchestration-ready|monitoring-(config|prometheus|target-.+|(scripts|stop|node-exporter)-${stack}-orchestration))$`,
+    );
     for (const c of run.ofType(T.ready)) {
       const conn = (await unwrap<Record<string, unknown>>(c.props.connection as never)).value!;
-      if (c.name === `${stack}-orchestration-ready`) {
+      if (onBastion.test(c.name)) {
         expect(conn.proxy).toBeUndefined();
         expect(conn.host).toMatch(/^198\.51\.100\./);
       } else {

@@ -11,6 +11,7 @@ export const COMPONENTS = [
   "rayswarm:swarm:SwarmCluster",
   "rayswarm:serving:ServingStack",
   "rayswarm:promotion:ModelPromotion",
+  "rayswarm:monitoring:Monitoring",
 ];
 
 export const OUTPUTS = [
@@ -20,6 +21,8 @@ export const OUTPUTS = [
   "jupyterTunnel",
   "machines",
   "modelVersion",
+  "monitoringTunnel",
+  "monitoringUrl",
   "privateAddresses",
   "promoteCommand",
   "rayDashboardTunnel",

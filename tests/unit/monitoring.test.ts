@@ -1,0 +1,457 @@
+/**
+ * The Monitoring component under Pulumi mocks: the generated Prometheus/Alertmanager/relay
+ * configuration covers every machine and service of a topology, everything listens on
+ * private addresses, and the webhook URL and the Redis password stay Pulumi secrets.
+ */
+import * as fs from "fs";
+import * as path from "path";
+import * as yaml from "js-yaml";
+import * as pulumi from "@pulumi/pulumi";
+import * as command from "@pulumi/command";
+import type { Host } from "../../components/host";
+import type { Role } from "../../stacks/schema";
+import { buildStackFile } from "../../components/serving";
+import {
+  expectationRules,
+  Monitoring,
+  MonitoringArgs,
+  monitoringArgsProblem,
+  PREDICTION_QUEUE,
+  WEBHOOK_PLACEHOLDER,
+} from "../../components/monitoring";
+import { RunResult, runProgram, unwrap } from "./support/harness";
+
+const CMD = "command:remote:Command";
+const WEBHOOK = "https://hooks.example.com/services/T000/B000/very-secret-token";
+const REDIS_PASSWORD = "redis-password-that-must-stay-secret";
+const ROOT = path.resolve(__dirname, "../..");
+const BASTION_SSH =
+  "ssh -i ~/.ssh/rayswarm-dev -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/rayswarm-dev.known_hosts debian@198.51.100.7";
+
+interface Layout {
+  readonly stack: string;
+  readonly machines: readonly { name: string; role: Role; address: string }[];
+}
+
+function layout(stack: string, counts: { ray: number; managers: number; workers: number }): Layout {
+  const machines: { name: string; role: Role; address: string }[] = [];
+  const add = (role: Role, n: number, single = false) => {
+    for (let i = 0; i < n; i++)
+      machines.push({ name: single ? `${stack}-${role}` : `${stack}-${role}-${i}`, role, address: `10.42.0.${10 + machines.length}` });
+  };
+  add("orchestration", 1, true);
+  add("ray-head", 1, true);
+  add("ray-worker", counts.ray);
+  add("swarm-manager", counts.managers);
+  add("swarm-worker", counts.workers);
+  return { stack, machines };
+}
+
+const DEV = layout("dev", { ray: 1, managers: 1, workers: 1 });
+const PROD = layout("prod", { ray: 3, managers: 3, workers: 3 });
+
+function hostsOf(l: Layout): Host[] {
+  return l.machines.map((m) => {
+    const ready = new command.local.Command(`${m.name}-ready`, { create: "true" });
+    return {
+      name: m.name,
+      roles: [m.role],
+      privateAddress: pulumi.output(m.address),
+      user: "debian",
+      connection: { host: m.address, user: "debian", privateKey: pulumi.secret("KEY") },
+      identity: `${m.name}-id`,
+      ready,
+      sshCommand: `ssh debian@${m.address}`,
+    };
+  });
+}
+
+function programFor(l: Layout, extra: Partial<MonitoringArgs> = {}) {
+  return () => {
+    const hosts = hostsOf(l);
+    const servingReady = new command.local.Command(`${l.stack}-serving-ready`, { create: "true" });
+    const monitoring = new Monitoring(`${l.stack}-monitoring`, {
+      stack: l.stack,
+      orchestration: hosts[0],
+      hosts,
+      serving: {
+        manager: hosts.find((h) => h.roles.includes("swarm-manager"))!,
+        ready: servingReady,
+        redisPassword: pulumi.secret(REDIS_PASSWORD),
+        image: "rayswarm/monitoring:latest",
+        publishMode: "host",
+        endpointMode: "dnsrr",
+        apiReplicas: 2,
+        workerReplicas: 3,
+        modelRoot: "/srv/rayswarm/models",
+      },
+      webhookUrl: pulumi.secret(WEBHOOK),
+      bastion: { ssh: BASTION_SSH },
+      ...extra,
+    });
+    return {
+      tunnel: monitoring.tunnel,
+      consoleUrl: monitoring.consoleUrl,
+      prometheusConfig: monitoring.prometheusConfig,
+      alertmanagerConfig: monitoring.alertmanagerConfig,
+      relayConfig: monitoring.relayConfig,
+      stackFile: monitoring.stackFile,
+      targets: monitoring.targets,
+    };
+  };
+}
+
+type Scrape = {
+  job_name: string;
+  honor_labels?: boolean;
+  metrics_path?: string;
+  params?: Record<string, string[]>;
+  static_configs?: { targets: string[]; labels?: Record<string, string> }[];
+  file_sd_configs?: { files: string[] }[];
+  dns_sd_configs?: { names: string[]; type: string; port: number }[];
+};
+
+async function text(v: unknown): Promise<{ value: string; secret: boolean }> {
+  const r = await unwrap(v as pulumi.Input<string>);
+  return { value: String(r.value ?? ""), secret: r.secret };
+}
+
+/** Every string reachable from a resource's inputs, resolved. */
+async function allInputs(run: RunResult): Promise<{ name: string; value: string; secret: boolean; key: string }[]> {
+  const out: { name: string; value: string; secret: boolean; key: string }[] = [];
+  for (const r of run.ofType(CMD))
+    for (const key of ["create", "delete", "stdin", "triggers"]) {
+      const v = r.props[key];
+      if (v === undefined) continue;
+      const t = await unwrap(v as pulumi.Input<unknown>);
+      out.push({ name: r.name, key, value: JSON.stringify(t.value), secret: t.secret });
+    }
+  return out;
+}
+
+describe.each([DEV, PROD])("Monitoring on the $stack layout", (l) => {
+  let run: RunResult;
+  let prom: { global: Record<string, unknown>; scrape_configs: Scrape[]; alerting: unknown; rule_files: string[] };
+  let promText: string;
+  beforeAll(async () => {
+    run = await runProgram(l.stack, {}, programFor(l));
+    promText = (await text(run.outputs.prometheusConfig)).value;
+    prom = yaml.load(promText) as typeof prom;
+  });
+  const job = (name: string) => prom.scrape_configs.find((j) => j.job_name === name)!;
+  const orchestration = () => l.machines[0];
+
+  test("the component is rayswarm:monitoring:Monitoring with children under it", () => {
+    const comp = run.resources.find((r) => r.type === "rayswarm:monitoring:Monitoring")!;
+    expect(comp.name).toBe(`${l.stack}-monitoring`);
+    for (const c of run.ofType(CMD)) {
+      expect(c.parent).toBe(comp.resource);
+      expect(c.name.startsWith(`${l.stack}-monitoring-`)).toBe(true);
+    }
+  });
+
+  /** The target files a machine's target step writes: path -> parsed file_sd groups. */
+  const targetFiles = async (machine: string) => {
+    const step = run.byName(`${l.stack}-monitoring-target-${machine}`);
+    const program = (await text(step.props.stdin)).value;
+    const out: Record<string, { targets: string[]; labels: Record<string, string> }[]> = {};
+    for (const m of program.matchAll(/^printf '%s' '([^']*)' > (\S+)\.tmp /gm)) out[m[2]] = JSON.parse(m[1]);
+    return out;
+  };
+
+  test("prometheus.yml names no machine: the node and ray jobs read per-machine file_sd target files", () => {
+    expect(job("node").file_sd_configs).toEqual([{ files: ["/etc/prometheus/targets/node/*.json"], refresh_interval: "30s" }]);
+    expect(job("ray").file_sd_configs).toEqual([{ files: ["/etc/prometheus/targets/ray/*.json"], refresh_interval: "30s" }]);
+    expect(job("node").static_configs).toBeUndefined();
+    for (const m of l.machines) expect(promText).not.toContain(m.name);
+  });
+
+  test("every machine has a node exporter target file named after it, and a node exporter step on its private address", async () => {
+    for (const m of l.machines) {
+      const files = await targetFiles(m.name);
+      expect(files[`/etc/prometheus/targets/node/${m.name}.json`]).toEqual([
+        { targets: [`${m.address}:9100`], labels: { instance: m.name, roles: m.role, production: String(m.role.startsWith("swarm-")) } },
+      ]);
+      const step = await text(run.byName(`${l.stack}-monitoring-node-exporter-${m.name}`).props.create);
+      expect(step.value).toContain(`node-exporter.sh ${m.address} 9100 1.5.0`);
+      // The target step runs on the orchestration machine; its delete removes exactly its files.
+      const target = run.byName(`${l.stack}-monitoring-target-${m.name}`);
+      expect(JSON.stringify((await unwrap(target.props.connection as never)).value)).toContain(`"host":"${orchestration().address}"`);
+      expect(String(target.props.delete)).toContain(`rm -f ${Object.keys(files).join(" ")}`);
+      expect(target.inputs?.triggers).toContain(`${orchestration().name}-id`);
+    }
+  });
+
+  test("every Ray machine's metrics export is scraped; the expected Ray node count is the topology's", async () => {
+    const ray = l.machines.filter((m) => m.role === "ray-head" || m.role === "ray-worker");
+    for (const m of l.machines) {
+      const file = (await targetFiles(m.name))[`/etc/prometheus/targets/ray/${m.name}.json`];
+      if (ray.includes(m)) expect(file?.[0].targets).toEqual([`${m.address}:8090`]);
+      else expect(file).toBeUndefined();
+    }
+    const stage = await text(run.byName(`${l.stack}-monitoring-config`).props.stdin);
+    expect(stage.value).toContain(`record: rayswarm:expected_ray_nodes\n        expr: vector(${ray.length})`);
+    expect(stage.value).toContain(`record: rayswarm:expected_worker_replicas\n        expr: vector(3)`);
+  });
+
+  test("the swarm is scraped through the relay: federation from the manager, Swarm DNS for every service inside", async () => {
+    const manager = l.machines.find((m) => m.role === "swarm-manager")!;
+    const relay = job("swarm-relay");
+    expect(relay).toMatchObject({ honor_labels: true, metrics_path: "/federate" });
+    expect(relay.static_configs![0].targets).toEqual([`${manager.address}:9091`]);
+    expect(relay.params!["match[]"][0]).toBe('{job=~"api|worker|rabbitmq|rabbitmq-queues|redis"}');
+    const inner = yaml.load((await text(run.outputs.relayConfig)).value) as { scrape_configs: Scrape[] };
+    const names = Object.fromEntries(inner.scrape_configs.map((j) => [j.job_name, j.dns_sd_configs![0]]));
+    expect(names).toEqual({
+      api: { names: ["tasks.rayswarm_api"], type: "A", port: 8080, refresh_interval: "15s" },
+      worker: { names: ["tasks.rayswarm_worker"], type: "A", port: 8080, refresh_interval: "15s" },
+      rabbitmq: { names: ["tasks.rayswarm_rabbitmq"], type: "A", port: 15692, refresh_interval: "15s" },
+      "rabbitmq-queues": { names: ["tasks.rayswarm_rabbitmq"], type: "A", port: 15692, refresh_interval: "15s" },
+      redis: { names: ["tasks.rayswarm-monitoring_redis-exporter"], type: "A", port: 9121, refresh_interval: "15s" },
+    });
+    const queues = inner.scrape_configs.find((j) => j.job_name === "rabbitmq-queues")!;
+    expect(queues.metrics_path).toBe("/metrics/detailed");
+    expect(queues.params).toEqual({ family: ["queue_coarse_metrics", "queue_consumer_count"] });
+  });
+
+  test("the monitoring stack joins the serving overlay, pins the relay to the scraped manager, publishes only the relay port", async () => {
+    const manager = l.machines.find((m) => m.role === "swarm-manager")!;
+    const file = yaml.load((await text(run.outputs.stackFile)).value) as {
+      services: Record<string, { ports?: { published: number; mode: string }[]; deploy: { placement?: { constraints: string[] } } }>;
+      networks: Record<string, unknown>;
+    };
+    expect(Object.keys(file.services).sort()).toEqual(["redis-exporter", "relay"]);
+    expect(file.networks).toEqual({ backend: { external: true, name: "rayswarm_backend" } });
+    expect(file.services.relay.ports).toEqual([{ target: 9090, published: 9091, protocol: "tcp", mode: "host" }]);
+    expect(file.services["redis-exporter"].ports).toBeUndefined();
+    expect(file.services.relay.deploy.placement!.constraints).toEqual([`node.labels.rayswarm.host == ${manager.name}`]);
+    const deploy = run.byName(`${l.stack}-monitoring-stack-deploy`);
+    expect(String((await text(deploy.props.create)).value)).toContain("stack-deploy.sh rayswarm-monitoring 300");
+  });
+
+  test("Prometheus and Alertmanager listen on the orchestration machine's private address; every target is private", async () => {
+    const o = orchestration();
+    const step = await text(run.byName(`${l.stack}-monitoring-prometheus`).props.create);
+    expect(step.value).toContain(`prometheus.sh ${o.address} 2.42.0 0.25.0 15d /opt/rayswarm/monitoring/config.d/`);
+    expect(job("prometheus").static_configs![0].targets).toEqual([`${o.address}:9090`]);
+    expect(prom.alerting).toEqual({ alertmanagers: [{ static_configs: [{ targets: [`${o.address}:9093`] }] }] });
+    const targets = (await unwrap(run.outputs.targets as pulumi.Output<string[]>)).value!;
+    expect(targets.length).toBe(2 + l.machines.length + l.machines.filter((m) => m.role.startsWith("ray")).length + 1);
+    for (const t of targets) expect(t).toMatch(/^[a-z-]+ 10\.42\.0\.\d+:\d+$/);
+    // No command binds anything to every address.
+    for (const i of await allInputs(run)) if (i.key !== "stdin") expect(i.value).not.toMatch(/0\.0\.0\.0/);
+  });
+
+  test("the tunnel line is the bastion's ssh line (key, known_hosts kept) forwarding both ports and names the page", async () => {
+    const o = orchestration();
+    expect((await text(run.outputs.tunnel)).value).toBe(
+      "ssh -i ~/.ssh/rayswarm-dev -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/rayswarm-dev.known_hosts " +
+        `-N -L 9090:${o.address}:9090 -L 9093:${o.address}:9093 debian@198.51.100.7  # then open http://localhost:9090/consoles/rayswarm.html`,
+    );
+  });
+
+  test("the webhook URL is only on the Prometheus step's stdin, as a secret; no generated file holds it", async () => {
+    const am = (await text(run.outputs.alertmanagerConfig)).value;
+    expect(am).toContain(`url: ${WEBHOOK_PLACEHOLDER}`);
+    expect(am).not.toContain("hooks.example.com");
+    expect(promText).not.toContain("hooks.example.com");
+    for (const i of await allInputs(run)) {
+      if (!i.value.includes("very-secret-token")) continue;
+      expect({ name: i.name, key: i.key, secret: i.secret }).toEqual({
+        name: `${l.stack}-monitoring-prometheus`,
+        key: "stdin",
+        secret: true,
+      });
+    }
+    const prometheus = await text(run.byName(`${l.stack}-monitoring-prometheus`).props.stdin);
+    expect(prometheus).toEqual({ value: `${WEBHOOK}\n`, secret: true });
+  });
+
+  test("the Redis password reaches the swarm only as a Docker secret from secret stdin", async () => {
+    for (const i of await allInputs(run)) {
+      if (!i.value.includes(REDIS_PASSWORD)) continue;
+      expect({ name: i.name, key: i.key, secret: i.secret }).toEqual({
+        name: `${l.stack}-monitoring-redis-secret`,
+        key: "stdin",
+        secret: true,
+      });
+    }
+    const stdin = await text(run.byName(`${l.stack}-monitoring-redis-secret`).props.stdin);
+    expect(JSON.parse(stdin.value)).toEqual({ "redis://rayswarm_redis:6379": REDIS_PASSWORD });
+    const stack = (await text(run.outputs.stackFile)).value;
+    expect(stack).not.toContain(REDIS_PASSWORD);
+    expect(stack).toContain("-redis.password-file=/run/secrets/redis-passwords.json");
+  });
+
+  test("order: scripts after each host is ready; swarm side after the serving stack; a machine's target after Prometheus and its exporter", () => {
+    const prometheus = run.byName(`${l.stack}-monitoring-prometheus`);
+    const before = new Set([...run.dependsOnTransitively(prometheus)].map((r) => r.name));
+    for (const m of l.machines) {
+      const target = new Set([...run.dependsOnTransitively(run.byName(`${l.stack}-monitoring-target-${m.name}`))].map((r) => r.name));
+      expect(target).toContain(`${l.stack}-monitoring-node-exporter-${m.name}`);
+      expect(target).toContain(`${l.stack}-monitoring-prometheus`);
+      expect(run.dependsOnTransitively(run.byName(`${l.stack}-monitoring-scripts-${m.name}`))).toContain(run.byName(`${m.name}-ready`));
+      // Prometheus itself waits for no other machine (adding one must not touch it).
+      if (m !== orchestration()) expect(before).not.toContain(`${l.stack}-monitoring-node-exporter-${m.name}`);
+    }
+    expect(before).toContain(`${l.stack}-monitoring-node-exporter-${orchestration().name}`);
+    expect(before).toContain(`${l.stack}-monitoring-stack-deploy`);
+    // Every machine has a delete step that stops what the monitoring started there.
+    for (const m of l.machines) {
+      const stop = run.byName(`${l.stack}-monitoring-stop-${m.name}`);
+      expect(stop.props.delete).toBe(
+        'if [ "$(id -u)" = 0 ]; then bash /opt/rayswarm/monitoring/scripts/stop.sh; else sudo -n bash /opt/rayswarm/monitoring/scripts/stop.sh; fi',
+      );
+      expect(run.byName(`${l.stack}-monitoring-node-exporter-${m.name}`).explicitDeps).toContain(stop.resource);
+    }
+    const deployDeps = new Set([...run.dependsOnTransitively(run.byName(`${l.stack}-monitoring-stack-deploy`))].map((r) => r.name));
+    expect(deployDeps).toContain(`${l.stack}-serving-ready`);
+    // Production machines (and only they) report their live model version.
+    const model = run.ofType(CMD).filter((c) => c.name.includes("-model-metric-"));
+    expect(model.map((c) => c.name.replace(`${l.stack}-monitoring-model-metric-`, "")).sort()).toEqual(
+      l.machines
+        .filter((m) => m.role.startsWith("swarm-"))
+        .map((m) => m.name)
+        .sort(),
+    );
+  });
+});
+
+describe("Monitoring args", () => {
+  const base = (): MonitoringArgs => {
+    const hosts = DEV.machines.map((m) => ({
+      name: m.name,
+      roles: [m.role],
+      privateAddress: m.address,
+      user: "debian",
+      connection: { host: m.address },
+      identity: `${m.name}-id`,
+      ready: undefined as unknown as pulumi.Resource,
+      sshCommand: "",
+    }));
+    return { stack: "dev", orchestration: hosts[0], hosts, bastion: { ssh: BASTION_SSH } };
+  };
+  test("good args pass", () => expect(monitoringArgsProblem(base())).toBeUndefined());
+  test("a version that is not exact is refused, naming the arg", () =>
+    expect(monitoringArgsProblem({ ...base(), versions: { prometheus: "2.42" } })).toMatch(
+      /^args\.versions\.prometheus must be an exact version/,
+    ));
+  test("a bad retention is refused", () =>
+    expect(monitoringArgsProblem({ ...base(), retention: "two weeks" })).toMatch(/^args\.retention must be a Prometheus duration/));
+  test("an error ratio of 1 or more is refused", () =>
+    expect(monitoringArgsProblem({ ...base(), thresholds: { errorRatio: 5 } })).toMatch(/errorRatio is a share/));
+  test("the orchestration machine must have its role and be among the hosts", () => {
+    const b = base();
+    expect(monitoringArgsProblem({ ...b, orchestration: b.hosts[1] })).toMatch(/must have the orchestration role/);
+    expect(monitoringArgsProblem({ ...b, hosts: b.hosts.slice(1) })).toMatch(/args\.hosts must include/);
+  });
+});
+
+describe("without a webhook and without serving", () => {
+  test("alertmanager.yml has no receiver config, no swarm side, stdin carries no URL", async () => {
+    const run = await runProgram("dev", {}, programFor(DEV, { webhookUrl: undefined, serving: undefined }));
+    const am = yaml.load((await text(run.outputs.alertmanagerConfig)).value) as { receivers: unknown[] };
+    expect(am.receivers).toEqual([{ name: "default" }]);
+    expect(run.resources.some((r) => r.name.includes("stack-deploy") || r.name.includes("model-metric"))).toBe(false);
+    const prom = yaml.load((await text(run.outputs.prometheusConfig)).value) as { scrape_configs: Scrape[] };
+    expect(prom.scrape_configs.map((j) => j.job_name)).toEqual(["prometheus", "alertmanager", "node", "ray"]);
+  });
+});
+
+describe("without Ray metrics (no ray[default] on the Ray machines)", () => {
+  test("no ray job, no ray target files, and the expected Ray node count is 0 so RayNodesMissing stays quiet", async () => {
+    const run = await runProgram("dev", {}, programFor(DEV, { rayMetrics: false }));
+    const prom = yaml.load((await text(run.outputs.prometheusConfig)).value) as { scrape_configs: Scrape[] };
+    expect(prom.scrape_configs.map((j) => j.job_name)).toEqual(["prometheus", "alertmanager", "node", "swarm-relay"]);
+    const stage = await text(run.byName("dev-monitoring-config").props.stdin);
+    expect(stage.value).toContain("record: rayswarm:expected_ray_nodes\n        expr: vector(0)");
+    const head = await text(run.byName("dev-monitoring-target-dev-ray-head").props.stdin);
+    expect(head.value).toContain("/etc/prometheus/targets/node/dev-ray-head.json");
+    expect(head.value).not.toContain("/targets/ray/");
+  });
+});
+
+describe("scale-out", () => {
+  test("a new swarm worker adds its own steps (scripts, exporter, model metric, target file) and changes no existing one", async () => {
+    const inputs = async (l: Layout) =>
+      Object.fromEntries(
+        (await runProgram("dev", {}, programFor(l, { rayMetrics: false }))).ofType(CMD).map((r) => [r.name, JSON.stringify(r.inputs)]),
+      );
+    const before = await inputs(DEV);
+    const bigger: Layout = {
+      stack: "dev",
+      machines: [...DEV.machines, { name: "dev-swarm-worker-1", role: "swarm-worker", address: "10.42.0.99" }],
+    };
+    const after = await inputs(bigger);
+    expect(Object.keys(before).filter((k) => before[k] !== after[k])).toEqual([]);
+    expect(
+      Object.keys(after)
+        .filter((k) => !(k in before))
+        .sort(),
+    ).toEqual(["model-metric", "node-exporter", "scripts", "stop", "target"].map((s) => `dev-monitoring-${s}-dev-swarm-worker-1`));
+  });
+});
+
+describe("rules and the workloads they watch", () => {
+  const rulesDir = path.join(ROOT, "components/monitoring/rules");
+  const rules = fs
+    .readdirSync(rulesDir)
+    .filter((f) => f.endsWith(".yml"))
+    .map((f) => fs.readFileSync(path.join(rulesDir, f), "utf8"))
+    .join("\n");
+
+  test("every serving_* metric the rules use is one the serving workload exports", () => {
+    const exported = new Set(
+      [...fs.readFileSync(path.join(ROOT, "workloads/serving/src/metrics.ts"), "utf8").matchAll(/name: '(serving_[a-z_]+)'/g)].map(
+        (m) => m[1],
+      ),
+    );
+    expect(exported.size).toBeGreaterThanOrEqual(5);
+    const used = new Set([...rules.matchAll(/\b(serving_[a-z_]+?)(_bucket|_count|_sum)?\b[{[]/g)].map((m) => m[1]));
+    expect(used.size).toBeGreaterThanOrEqual(2);
+    for (const u of used) expect(exported).toContain(u);
+  });
+
+  test("the rules watch the queue the serving stack uses", () => {
+    const file = buildStackFile({
+      images: { serving: "s", rabbitmq: "r", redis: "d" },
+      apiReplicas: 1,
+      workerReplicas: 1,
+      port: 8080,
+      endpointMode: "vip",
+      publishMode: "ingress",
+      modelRoot: "/m",
+      encryptOverlay: true,
+      stateNode: "n",
+      secretNames: { amqpPassword: "a", rabbitmqConf: "b", redisPassword: "c", redisConf: "d" },
+    });
+    expect(file.services.worker.environment!.QUEUE_NAME).toBe(PREDICTION_QUEUE);
+    expect(rules).toContain(`queue="${PREDICTION_QUEUE}"`);
+  });
+
+  test("the promtool fixture equals the generator's expectations for the test topology", () => {
+    const fixture = yaml.load(fs.readFileSync(path.join(rulesDir, "tests/expectations.yml"), "utf8"));
+    expect(fixture).toEqual(
+      expectationRules({
+        stack: "dev",
+        rayNodes: 2,
+        workerReplicas: 2,
+        apiReplicas: 2,
+        queueDepth: 1000,
+        queueWaitSeconds: 60,
+        p99Seconds: 0.05,
+        errorRatio: 0.05,
+      }),
+    );
+  });
+
+  test("every script is strict bash and reports changed= (except the loop, which is a service)", () => {
+    const dir = path.join(ROOT, "scripts/monitoring");
+    for (const f of fs.readdirSync(dir).filter((x) => x.endsWith(".sh") && x !== "lib.sh")) {
+      const s = fs.readFileSync(path.join(dir, f), "utf8");
+      expect(s).toMatch(/^#!\/usr\/bin\/env bash\n/);
+      expect(s).toContain("set -euo pipefail");
+      if (f !== "model-metric-loop.sh") expect(s).toMatch(/\nfinish\n$/);
+    }
+  });
+});
