@@ -9,7 +9,7 @@
  *
  * Phase timings are written to $RAYSWARM_E2E_TIMINGS (default: <tmp>/e2e-timings.json).
  */
-import { execFileSync } from "child_process";
+import { execFileSync, spawn } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -28,9 +28,23 @@ const CONTAINERS: Record<(typeof NAMES)[number], string> = {
   "swarm-worker": `${STACK}-swarm-worker-0`,
 };
 const PORT = 8080;
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--no-first-run",
+];
 const MODEL_ROOT = "/srv/rayswarm/models";
 const REPO_DIR = "/var/lib/rayswarm/models-repo";
-const IMAGES = { serving: "rayswarm/serving:dev", rabbitmq: "rayswarm/rabbitmq:3", redis: "rayswarm/redis:7" };
+const IMAGES = {
+  serving: "rayswarm/serving:dev",
+  rabbitmq: "rayswarm/rabbitmq:3",
+  redis: "rayswarm/redis:7",
+  monitoring: "rayswarm/monitoring:2",
+};
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-e2e-"));
 let stack: PulumiStack;
@@ -130,7 +144,7 @@ beforeAll(
     await timed("images", async () => {
       must("bash", [path.join(REPO, "scripts/images/start-dockerd.sh")]);
       must("bash", [path.join(REPO, "scripts/images/base-image.sh")]);
-      must("bash", [path.join(REPO, "scripts/images/build-images.sh"), "node", "rabbitmq", "redis", "serving"]);
+      must("bash", [path.join(REPO, "scripts/images/build-images.sh"), "node", "rabbitmq", "redis", "serving", "monitoring"]);
       must("bash", [path.join(REPO, "scripts/images/save-images.sh"), path.join(work, "images"), ...Object.values(IMAGES)]);
     });
     // The local stack's own config (Pulumi.local.yaml), on a network of its own, with the
@@ -254,15 +268,7 @@ describe("the whole platform on five node containers made by the program", () =>
 
     const browser = await chromium.launch({
       executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
+      args: CHROMIUM_ARGS,
     });
     try {
       const page = await browser.newPage();
@@ -341,6 +347,85 @@ describe("the whole platform on five node containers made by the program", () =>
     expect(rejected.stdout + rejected.stderr).toMatch(/REJECTED/);
     for (const n of [nodes["swarm-manager"], nodes["swarm-worker"]]) expect(await currentVersion(n)).toBe(better);
     expect(worse).not.toBe(better);
+  });
+
+  test("monitoring through the printed tunnel: every target up, a burst moves the rate, a stopped worker raises its alert, the page renders", async () => {
+    const home = fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-mon-"));
+    fs.mkdirSync(path.join(home, ".ssh"), { mode: 0o700 });
+    fs.writeFileSync(path.join(home, `.ssh/rayswarm-${STACK}`), `${String(outputs.sshPrivateKey).trim()}\n`, { mode: 0o600 });
+    fs.writeFileSync(path.join(home, `.ssh/rayswarm-${STACK}.known_hosts`), String(outputs.sshKnownHosts));
+    const line = String(outputs.monitoringTunnel).replace(/\s+#.*$/, "");
+    expect(line).toMatch(/-N -L 9090:10\.78\.0\.10:9090/);
+    const tunnel = spawn(
+      "env",
+      [`HOME=${home}`, "bash", "-c", `exec ${line.replace(/^ssh /, "ssh -o BatchMode=yes -o ExitOnForwardFailure=yes ")}`],
+      {
+        stdio: "ignore",
+      },
+    );
+    const prom = async (q: string) => {
+      const r = (await (await fetch(`http://127.0.0.1:9090/api/v1/query?query=${encodeURIComponent(q)}`)).json()) as {
+        data: { result: { metric: Record<string, string>; value: [number, string] }[] };
+      };
+      return r.data.result;
+    };
+    try {
+      const targets = await timed("monitoring targets up", () =>
+        waitFor("every Prometheus target up", 240, async () => {
+          const t = (await (await fetch("http://127.0.0.1:9090/api/v1/targets")).json()) as {
+            data: { activeTargets: { labels: Record<string, string>; health: string }[] };
+          };
+          const all = t.data.activeTargets;
+          return all.length >= 7 && all.every((x) => x.health === "up") ? all : undefined;
+        }),
+      );
+      console.log(`monitoring targets: ${targets.map((t) => `${t.labels.job}/${t.labels.instance}`).join(", ")}`);
+      expect(targets.filter((t) => t.labels.job === "node")).toHaveLength(5);
+      // the relay's federated series: both APIs and both workers found through Swarm's DNS
+      await waitFor("federated api and worker targets up", 180, async () => {
+        const up = await prom('up{job=~"api|worker"} == 1');
+        return up.length >= 4 ? up : undefined;
+      });
+      // a burst of predictions moves the rate of finished tasks
+      const body = { features: await features() };
+      const before = Number((await prom("sum(serving_tasks_total)"))[0]?.value[1] ?? 0);
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          for (let i = 0; i < 100; i++) await predict(body);
+        }),
+      );
+      await waitFor("the burst counted by Prometheus", 120, async () => {
+        const after = Number((await prom("sum(serving_tasks_total)"))[0]?.value[1] ?? 0);
+        return after >= before + 300 ? after : undefined;
+      });
+      // the operator page, in Chromium
+      const browser = await chromium.launch({ executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium", args: CHROMIUM_ARGS });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1400, height: 1800 } });
+        await page.goto(String(outputs.monitoringUrl));
+        const text = await page.locator("body").innerText();
+        expect(text).toContain(CONTAINERS["swarm-worker"]);
+        await page.screenshot({ path: path.join(work, "monitoring-page.png"), fullPage: true });
+        console.log(`monitoring page screenshot: ${path.join(work, "monitoring-page.png")}`);
+      } finally {
+        await browser.close();
+      }
+      // one worker stopped: WorkersMissing fires within its for: 2m (+ scrape and evaluation)
+      await sh(nodes["swarm-manager"], "docker service scale -d rayswarm_worker=1 >/dev/null");
+      try {
+        await timed("WorkersMissing alert firing", () =>
+          waitFor("WorkersMissing firing", 300, async () => {
+            const a = await prom('ALERTS{alertname="WorkersMissing",alertstate="firing"}');
+            return a.length ? a : undefined;
+          }),
+        );
+      } finally {
+        await sh(nodes["swarm-manager"], "docker service scale rayswarm_worker=2 >/dev/null");
+      }
+    } finally {
+      tunnel.kill();
+      fs.rmSync(home, { recursive: true, force: true });
+    }
   });
 
   test("scale-out: rayWorkers 1->2 and swarmWorkers 1->2 in one pulumi up only creates, while every prediction succeeds", async () => {
