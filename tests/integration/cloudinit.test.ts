@@ -1,3 +1,8 @@
+/**
+ * cloud-init user data against the real tools (Debian's `cloud-init schema`, Debian 12's fail2ban):
+ * an integration check, because it needs those packages (.ci/run installs them; a missing tool
+ * fails the test with the command that installs it, never a silent pass).
+ */
 import { execFileSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
@@ -6,7 +11,7 @@ import * as yaml from "js-yaml";
 import { cloudConfig, renderCloudConfig, ROLE_PACKAGES, FAIL2BAN_SSHD_JAIL_PATH } from "../../components/openstack/cloudinit";
 import { ROLES } from "../../stacks/schema";
 import { program } from "../../stacks/program";
-import { runProgram, stackConfig } from "./support/harness";
+import { runProgram, stackConfig } from "../unit/support/harness";
 
 /** Runs Debian's `cloud-init schema` on a document; throws with its output when invalid. */
 function cloudInitSchema(doc: string): string {
