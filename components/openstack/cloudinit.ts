@@ -52,6 +52,17 @@ export const FAIL2BAN_SSHD_JAIL = [
 ].join("\n");
 export const FAIL2BAN_SSHD_JAIL_PATH = "/etc/fail2ban/jail.d/rayswarm-sshd.local";
 
+/**
+ * The bastion is every connection's jump host, and `pulumi up`/`destroy` open many SSH sessions
+ * at once (one per remote command): sshd's default MaxStartups 10:30:100 drops handshakes beyond
+ * 10, which the command provider reports as EOF (found by the e2e's destroy). The same setting
+ * as images/node's. Written before sshd is restarted by the package install / first boot.
+ */
+export const BASTION_SSHD = ["# rayswarm: room for a whole fleet's sessions at once", "MaxStartups 200:30:400", "MaxSessions 100", ""].join(
+  "\n",
+);
+export const BASTION_SSHD_PATH = "/etc/ssh/sshd_config.d/rayswarm-bastion.conf";
+
 export function cloudConfig(hostname: string, roles: readonly Role[]): CloudConfig {
   const packages = [...new Set([...BASE_PACKAGES, ...roles.flatMap((r) => ROLE_PACKAGES[r])])].sort();
   const runcmd: (string | string[])[] = [];
@@ -75,7 +86,10 @@ export function cloudConfig(hostname: string, roles: readonly Role[]): CloudConf
       },
       // Written before the packages are installed, so fail2ban starts with it the first time.
       ...(roles.includes("orchestration")
-        ? [{ path: FAIL2BAN_SSHD_JAIL_PATH, content: FAIL2BAN_SSHD_JAIL, permissions: "0644", owner: "root:root" }]
+        ? [
+            { path: FAIL2BAN_SSHD_JAIL_PATH, content: FAIL2BAN_SSHD_JAIL, permissions: "0644", owner: "root:root" },
+            { path: BASTION_SSHD_PATH, content: BASTION_SSHD, permissions: "0644", owner: "root:root" },
+          ]
         : []),
     ],
     ...(runcmd.length > 0 ? { runcmd } : {}),
