@@ -139,8 +139,23 @@ async function exportModel(dir: string, family: string, params: Record<string, n
   return sh(nodes["ray-head"], `python3 -c 'import json; print(json.load(open("${dir}/model.json"))["version"])'`);
 }
 
+/** Docker objects of this test's stack (containers, networks, volumes) by label. */
+const labelled = async (kind: string) =>
+  (await run("docker", [kind, "ls", ...(kind === "container" ? ["-a"] : []), "-q", "--filter", `label=rayswarm.stack=${STACK}`])).stdout
+    .trim()
+    .split("\n")
+    .filter(Boolean);
+/** Removes them: containers first, then the network and the volumes. */
+async function removeLabelled(): Promise<void> {
+  for (const kind of ["container", "network", "volume"]) {
+    const ids = await labelled(kind);
+    if (ids.length) await run("docker", kind === "container" ? ["rm", "-f", "-v", ...ids] : [kind, "rm", ...ids]);
+  }
+}
+
 beforeAll(
   async () => {
+    await removeLabelled(); // an earlier run that was killed half-way
     await timed("images", async () => {
       must("bash", [path.join(REPO, "scripts/images/start-dockerd.sh")]);
       must("bash", [path.join(REPO, "scripts/images/base-image.sh")]);
@@ -182,12 +197,8 @@ afterAll(async () => {
   fs.writeFileSync(process.env.RAYSWARM_E2E_TIMINGS ?? path.join(work, "e2e-timings.json"), JSON.stringify(timings, null, 2));
   console.log(`e2e timings: ${JSON.stringify(timings)}\nwork folder: ${work}`);
   // Whatever a failed test left behind: destroy through the engine, then anything labelled.
-  const left = (await run("docker", ["ps", "-aq", "--filter", `label=rayswarm.stack=${STACK}`])).stdout.trim();
-  if (left && stack) {
-    await stack.run(["destroy", "--yes", "--skip-preview"]);
-    const ids = (await run("docker", ["ps", "-aq", "--filter", `label=rayswarm.stack=${STACK}`])).stdout.trim().split("\n").filter(Boolean);
-    if (ids.length) await run("docker", ["rm", "-f", "-v", ...ids]);
-  }
+  if ((await labelled("container")).length && stack) await stack.run(["destroy", "--yes", "--skip-preview"]);
+  await removeLabelled();
 });
 
 describe("the whole platform on five node containers made by the program", () => {
