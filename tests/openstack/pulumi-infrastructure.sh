@@ -40,9 +40,13 @@ pulumi_() { # pulumi_ ARGS...: in the project folder, on the test stack, logged
   echo "\$ pulumi $*" >>"$LOG"
   (cd "$REPO" && pulumi "$@" --stack "$STACK" --config-file "$SETTINGS" --non-interactive) 2> >(tee -a "$LOG" >&2)
 }
+stack_() { # stack_ ARGS...: `pulumi stack ...` (which takes no --config-file)
+  echo "\$ pulumi stack $*" >>"$LOG"
+  (cd "$REPO" && pulumi stack "$@" --stack "$STACK" --non-interactive) 2> >(tee -a "$LOG" >&2)
+}
 up() { pulumi_ up --yes --skip-preview >>"$LOG"; }
 api() { # api NAME: the check batch (one CLI process) for the stack's outputs -> $W/NAME.json
-  pulumi_ stack output --json --show-secrets >"$W/outputs.json"
+  stack_ output --json --show-secrets >"$W/outputs.json"
   python3 "$HERE/check_deployment.py" commands "$W/outputs.json" "$STACK" >"$W/$1.cmds"
   "$OSC" <"$W/$1.cmds" >"$W/$1.json" 2>"$W/$1.err" || true
   if [[ -s $W/$1.err ]]; then
@@ -141,5 +145,5 @@ timed destroy pulumi_ destroy --yes --skip-preview >>"$LOG"
 left=$(leftovers)
 [[ -z $left ]] || fail "left behind after destroy: $(echo "$left" | tr '\n' ' ')"
 log "nothing of $STACK is left (servers, ports, security groups, server groups, key pairs, networks, routers, floating IPs)"
-pulumi_ stack rm --yes --preserve-config >>"$LOG"
+stack_ rm --yes --preserve-config >>"$LOG"
 log "ok: deployed, checked, previewed, scaled out, destroyed"
