@@ -33,7 +33,7 @@ timed() { # timed STEP CMD...: runs CMD, records its wall time
   local step=$1 t0=$SECONDS
   shift
   "$@"
-  echo "time $step $((SECONDS - t0))"
+  echo "time $step $((SECONDS - t0))" >&2
   [[ -z ${RAYSWARM_OPENSTACK_TIMES:-} ]] || echo "$step $((SECONDS - t0))" >>"$RAYSWARM_OPENSTACK_TIMES"
 }
 pulumi_() { # pulumi_ ARGS...: in the project folder, on the test stack, logged
