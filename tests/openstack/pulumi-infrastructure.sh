@@ -45,6 +45,10 @@ stack_() { # stack_ ARGS...: `pulumi stack ...` (which takes no --config-file)
   (cd "$REPO" && pulumi stack "$@" --stack "$STACK" --non-interactive) 2> >(tee -a "$LOG" >&2)
 }
 up() { pulumi_ up --yes --skip-preview >>"$LOG"; }
+# The plane's SQLite databases answer an occasional write with "database is locked" at once
+# (nova-api: 500 Internal Server Error) when another service's transaction holds the lock; a
+# second destroy deletes what the first could not.
+destroy() { pulumi_ destroy --yes --skip-preview >>"$LOG" || { log "destroy failed once (see $LOG): again" && pulumi_ destroy --yes --skip-preview >>"$LOG"; }; }
 api() { # api NAME: the check batch (one CLI process) for the stack's outputs -> $W/NAME.json
   stack_ output --json --show-secrets >"$W/outputs.json"
   python3 "$HERE/check_deployment.py" commands "$W/outputs.json" "$STACK" >"$W/$1.cmds"
@@ -70,7 +74,7 @@ cleanup() {
   local rc=$?
   if [[ -s $W/state/.pulumi/stacks/rayswarm/$STACK.json ]] && ((rc != 0)); then
     log "cleaning up after a failure: pulumi destroy (log: $LOG)"
-    pulumi_ destroy --yes --skip-preview >>"$LOG" 2>&1 || log "destroy failed too: see $LOG"
+    destroy 2>/dev/null || log "destroy failed too: see $LOG"
   fi
   ((rc == 0)) && rm -rf "$W"
   exit "$rc"
@@ -141,7 +145,7 @@ addr=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["machines
 [[ $addr == 10.42.0.21 ]] || fail "the second Ray worker is at $addr, want 10.42.0.21 (the next address of its block)"
 
 log "pulumi destroy"
-timed destroy pulumi_ destroy --yes --skip-preview >>"$LOG"
+timed destroy destroy
 left=$(leftovers)
 [[ -z $left ]] || fail "left behind after destroy: $(echo "$left" | tr '\n' ' ')"
 log "nothing of $STACK is left (servers, ports, security groups, server groups, key pairs, networks, routers, floating IPs)"
