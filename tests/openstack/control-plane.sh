@@ -231,7 +231,7 @@ write_configs() {
 [DEFAULT]
 log_file = $LOG/keystone-app.log
 [database]
-connection = sqlite:///$DB/keystone.sqlite
+connection = sqlite:///$DB/keystone.sqlite$SQLITE_OPTS
 [token]
 provider = fernet
 [fernet_tokens]
@@ -252,7 +252,7 @@ graceful_shutdown_timeout = 5
 enabled_backends = file:file
 log_file = $LOG/glance-api-app.log
 [database]
-connection = sqlite:///$DB/glance.sqlite
+connection = sqlite:///$DB/glance.sqlite$SQLITE_OPTS
 [glance_store]
 default_backend = file
 [file]
@@ -275,7 +275,7 @@ EOF
 [DEFAULT]
 log_file = $LOG/placement-app.log
 [placement_database]
-connection = sqlite:///$DB/placement.sqlite
+connection = sqlite:///$DB/placement.sqlite$SQLITE_OPTS
 [api]
 auth_strategy = keystone
 EOF
@@ -302,9 +302,9 @@ auth_strategy = keystone
 [wsgi]
 api_paste_config = /etc/nova/api-paste.ini
 [api_database]
-connection = sqlite:///$DB/nova_api.sqlite
+connection = sqlite:///$DB/nova_api.sqlite$SQLITE_OPTS
 [database]
-connection = sqlite:///$DB/nova.sqlite
+connection = sqlite:///$DB/nova.sqlite$SQLITE_OPTS
 [conductor]
 workers = 1
 [scheduler]
@@ -353,7 +353,7 @@ notify_nova_on_port_data_changes = false
 dhcp_agent_notification = false
 log_file = $LOG/neutron-server-app.log
 [database]
-connection = sqlite:///$DB/neutron.sqlite
+connection = sqlite:///$DB/neutron.sqlite$SQLITE_OPTS
 [ml2]
 type_drivers = flat,vxlan
 tenant_network_types = vxlan
@@ -426,6 +426,12 @@ uwsgi_app() {
     --buffer-size 65535 --add-header "Connection: close"
 }
 
+# Every SQLite URL: a writer waits up to 60 s for the lock (pysqlite's default is 5 s). With
+# five servers built at once on a busy 2-core machine, nova-conductor's and nova-compute's
+# writes waited longer than 5 s and failed with "database is locked": the instances stayed in
+# BUILD/scheduling (or ACTIVE after a failed delete) for ever, and `pulumi up` waited on them.
+SQLITE_OPTS='?timeout=60'
+
 # wal FILE...: write-ahead logging. oslo.db opens a transaction for every read; in SQLite's
 # default (rollback journal) mode an open read blocks every writer, and a service that reads in
 # one session and writes in another within one request waits for itself ("database is locked").
@@ -472,13 +478,15 @@ sync_databases() {
     local n=(nova-manage --config-file "$ETC/nova/nova.conf")
     {
       "${n[@]}" api_db sync &&
-        "${n[@]}" cell_v2 map_cell0 --database_connection "sqlite:///$DB/nova_cell0.sqlite" &&
+        "${n[@]}" cell_v2 map_cell0 --database_connection "sqlite:///$DB/nova_cell0.sqlite$SQLITE_OPTS" &&
         "${n[@]}" cell_v2 create_cell --name cell1 &&
         "${n[@]}" db sync
     } >>"$LOG/setup.log" 2>&1 || die "nova-manage database set-up failed; see $LOG/setup.log"
     wal "$DB/nova_api.sqlite" "$DB/nova_cell0.sqlite" "$DB/nova.sqlite"
     touch "$STATE/.nova-db"
   fi
+  # The cells' URLs are stored in nova_api (a plane made before SQLITE_OPTS gets them too).
+  sqlite3 "$DB/nova_api.sqlite" "UPDATE cell_mappings SET database_connection = database_connection || '$SQLITE_OPTS' WHERE database_connection LIKE 'sqlite:%' AND database_connection NOT LIKE '%?%';"
   if [[ ! -e $STATE/.neutron-db ]]; then
     # Neutron's migrations are written for MySQL/PostgreSQL; on SQLite create the schema from
     # the models (as neutron's own unit tests do) and stamp it at the heads.
