@@ -107,13 +107,15 @@ export function scriptCommand(script: string, args: readonly (string | number)[]
   return asRoot(words.join(" "));
 }
 
-/** A bash program (fed on stdin) that writes the bundle and flips `current` atomically. */
-export function bundleInstaller(files: readonly BundleFile[], hash: string): string {
-  const dir = `${REMOTE_ROOT}/bundles/${hash}`;
+/**
+ * Bash lines that write `files` into the folder `dir` (bound to `$d`) atomically, from heredocs,
+ * skipped when the folder is already complete. Shared by every installer fed on stdin.
+ */
+export function folderWriter(files: readonly { path: string; content: string; mode: string }[], dir: string, who: string): string[] {
   const lines = ["set -euo pipefail", `d=${sh(dir)}`, 'if [ ! -f "$d/.complete" ]; then', '  rm -rf "$d.tmp"; mkdir -p "$d.tmp"'];
   for (const f of files) {
     const marker = `RAYSWARM_EOF_${crypto.createHash("sha1").update(f.content).digest("hex").slice(0, 12)}`;
-    if (f.content.includes(marker)) throw new Error(`bundleInstaller: ${f.path} contains its own heredoc marker`);
+    if (f.content.includes(marker)) throw new Error(`${who}: ${f.path} contains its own heredoc marker`);
     lines.push(`  mkdir -p "$d.tmp/${path.posix.dirname(f.path)}"`);
     lines.push(`  cat > "$d.tmp/${f.path}" <<'${marker}'`);
     lines.push(f.content.endsWith("\n") ? f.content.slice(0, -1) : f.content);
@@ -123,6 +125,13 @@ export function bundleInstaller(files: readonly BundleFile[], hash: string): str
   }
   lines.push('  touch "$d.tmp/.complete"; rm -rf "$d"; mv "$d.tmp" "$d"');
   lines.push("fi");
+  return lines;
+}
+
+/** A bash program (fed on stdin) that writes the bundle and flips `current` atomically. */
+export function bundleInstaller(files: readonly BundleFile[], hash: string): string {
+  const dir = `${REMOTE_ROOT}/bundles/${hash}`;
+  const lines = folderWriter(files, dir, "bundleInstaller");
   lines.push(`ln -sfn "bundles/${hash}" ${REMOTE_ROOT}/current.tmp && mv -T ${REMOTE_ROOT}/current.tmp ${REMOTE_CURRENT}`);
   // Keep the three newest bundles.
   lines.push(`{ ls -1dt ${REMOTE_ROOT}/bundles/*/ 2>/dev/null | tail -n +4 | grep -v "/${hash}/$" || true; } | xargs -r rm -rf`);

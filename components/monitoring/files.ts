@@ -8,7 +8,7 @@
 import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
-import { REPO_ROOT, sh } from "../remote";
+import { REPO_ROOT, folderWriter, sh } from "../remote";
 
 export const MONITORING_ROOT = "/opt/rayswarm/monitoring";
 export const MONITORING_SCRIPTS = `${MONITORING_ROOT}/scripts`;
@@ -61,19 +61,7 @@ export function hashFiles(files: readonly MonitoringFile[]): string {
  * with `link`, points `<link>` at it. The files hold no secrets.
  */
 export function filesInstaller(files: readonly MonitoringFile[], dir: string, link?: string): string {
-  const lines = ["set -euo pipefail", `d=${sh(dir)}`, 'if [ ! -f "$d/.complete" ]; then', '  rm -rf "$d.tmp"; mkdir -p "$d.tmp"'];
-  for (const f of files) {
-    const marker = `RAYSWARM_EOF_${crypto.createHash("sha1").update(f.content).digest("hex").slice(0, 12)}`;
-    if (f.content.includes(marker)) throw new Error(`filesInstaller: ${f.path} contains its own heredoc marker`);
-    lines.push(`  mkdir -p "$d.tmp/${path.posix.dirname(f.path)}"`);
-    lines.push(`  cat > "$d.tmp/${f.path}" <<'${marker}'`);
-    lines.push(f.content.endsWith("\n") ? f.content.slice(0, -1) : f.content);
-    lines.push(marker);
-    if (!f.content.endsWith("\n")) lines.push(`  truncate -s -1 "$d.tmp/${f.path}"`);
-    lines.push(`  chmod ${f.mode} "$d.tmp/${f.path}"`);
-  }
-  lines.push('  touch "$d.tmp/.complete"; rm -rf "$d"; mv "$d.tmp" "$d"');
-  lines.push("fi");
+  const lines = folderWriter(files, dir, "filesInstaller");
   if (link) lines.push(`ln -sfn "$d" ${sh(link)}.tmp && mv -T ${sh(link)}.tmp ${sh(link)}`);
   // Keep the three newest folders beside it.
   lines.push(`{ ls -1dt "$(dirname "$d")"/*/ 2>/dev/null | tail -n +4 | grep -v "^$d/$" || true; } | xargs -r rm -rf`);
