@@ -86,6 +86,27 @@ const rayNodes = async () => {
   return (active.match(/node_/g) ?? []).length;
 };
 
+/**
+ * The key and known_hosts in the user's ~/.ssh under the names the printed lines use (what
+ * `sshSetup` writes); returns the undo, which puts back whatever was there before.
+ */
+function userSshFiles(): () => void {
+  const dir = path.join(os.userInfo().homedir, ".ssh");
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const files: [string, string, number][] = [
+    [path.join(dir, `rayswarm-${STACK}`), `${String(outputs.sshPrivateKey).trim()}\n`, 0o600],
+    [path.join(dir, `rayswarm-${STACK}.known_hosts`), String(outputs.sshKnownHosts), 0o644],
+  ];
+  const before = files.map(([f]) => (fs.existsSync(f) ? fs.readFileSync(f) : undefined));
+  for (const [f, content, mode] of files) fs.writeFileSync(f, content, { mode });
+  return () =>
+    files.forEach(([f], i) => {
+      const old = before[i];
+      if (old === undefined) fs.rmSync(f, { force: true });
+      else fs.writeFileSync(f, old);
+    });
+}
+
 const api = () => `http://127.0.0.1:${PORT}`;
 
 async function sh(node: Node, script: string): Promise<string> {
@@ -222,27 +243,28 @@ describe("the whole platform on five node containers made by the program", () =>
   });
 
   test("the printed ssh lines work when pasted: key and host keys in the files they name", async () => {
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-home-"));
+    // What sshSetup does, into the user's own ~/.ssh: ssh expands "~" in -i/UserKnownHostsFile
+    // from the passwd entry, not $HOME, and runs ProxyCommand with $SHELL (dash leaves
+    // "=~/..." alone), so a fake HOME would test a different thing than a user pastes.
+    expect(String(outputs.sshSetup)).toContain(`--stack ${STACK}`);
+    const restore = userSshFiles();
     try {
-      fs.mkdirSync(path.join(home, ".ssh"), { mode: 0o700 });
-      const setup = String(outputs.sshSetup);
-      expect(setup).toContain(`--stack ${STACK}`);
-      // what sshSetup does, with this test's backend and config file
-      fs.writeFileSync(path.join(home, `.ssh/rayswarm-${STACK}`), `${String(outputs.sshPrivateKey).trim()}\n`, { mode: 0o600 });
-      fs.writeFileSync(path.join(home, `.ssh/rayswarm-${STACK}.known_hosts`), String(outputs.sshKnownHosts));
       const lines = outputs.sshCommands as Record<string, string>;
       for (const machine of [CONTAINERS.orchestration, CONTAINERS["swarm-worker"]]) {
         const cmd = `${lines[machine].replace(/^ssh /, "ssh -F /dev/null -o BatchMode=yes -o StrictHostKeyChecking=yes ")} hostname`;
-        const ok = await run("env", [`HOME=${home}`, "bash", "-c", cmd], undefined, 60_000);
-        expect({ machine, code: ok.code, out: ok.stdout.trim(), err: ok.code ? ok.stderr : "" }).toEqual({
-          machine,
-          code: 0,
-          out: machine,
-          err: "",
-        });
+        for (const shell of ["/bin/bash", "/bin/sh"]) {
+          const ok = await run("env", [`SHELL=${shell}`, shell, "-c", cmd], undefined, 60_000);
+          expect({ machine, shell, code: ok.code, out: ok.stdout.trim(), err: ok.code ? ok.stderr : "" }).toEqual({
+            machine,
+            shell,
+            code: 0,
+            out: machine,
+            err: "",
+          });
+        }
       }
     } finally {
-      fs.rmSync(home, { recursive: true, force: true });
+      restore();
     }
   });
 
@@ -361,15 +383,12 @@ describe("the whole platform on five node containers made by the program", () =>
   });
 
   test("monitoring through the printed tunnel: every target up, a burst moves the rate, a stopped worker raises its alert, the page renders", async () => {
-    const home = fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-mon-"));
-    fs.mkdirSync(path.join(home, ".ssh"), { mode: 0o700 });
-    fs.writeFileSync(path.join(home, `.ssh/rayswarm-${STACK}`), `${String(outputs.sshPrivateKey).trim()}\n`, { mode: 0o600 });
-    fs.writeFileSync(path.join(home, `.ssh/rayswarm-${STACK}.known_hosts`), String(outputs.sshKnownHosts));
+    const restore = userSshFiles();
     const line = String(outputs.monitoringTunnel).replace(/\s+#.*$/, "");
     expect(line).toMatch(/-N -L 9090:10\.78\.0\.10:9090/);
     const tunnel = spawn(
       "env",
-      [`HOME=${home}`, "bash", "-c", `exec ${line.replace(/^ssh /, "ssh -o BatchMode=yes -o ExitOnForwardFailure=yes ")}`],
+      ["bash", "-c", `exec ${line.replace(/^ssh /, "ssh -o BatchMode=yes -o ExitOnForwardFailure=yes ")}`],
       {
         stdio: "ignore",
       },
@@ -435,7 +454,7 @@ describe("the whole platform on five node containers made by the program", () =>
       }
     } finally {
       tunnel.kill();
-      fs.rmSync(home, { recursive: true, force: true });
+      restore();
     }
   });
 
