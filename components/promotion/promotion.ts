@@ -1,3 +1,4 @@
+import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { Host } from "../host";
@@ -15,6 +16,14 @@ export interface ModelPromotionArgs {
   readonly modelRoot: string;
   /** Versions kept per production machine (>= 2). */
   readonly keepVersions: number;
+  /**
+   * The evaluation set every production machine's gate scores the live model and each candidate
+   * on: a manifest inside the tuning package, e.g. `evalsets/diabetes-v1.json` (its CSV's
+   * sha256 is pinned on the machines). Default: DEFAULT_EVAL_SET.
+   */
+  readonly evalSet?: string;
+  /** Relative RMSE improvement on that set a candidate needs, a decimal fraction. Default: "0.005". */
+  readonly minImprovement?: string;
   /** Working repo on the development machine. Default: /var/lib/rayswarm/models-repo. */
   readonly repoDir?: string;
   /** A model folder on the development machine to promote once everything is wired (the initial tuning job's). */
@@ -26,6 +35,23 @@ export interface ModelPromotionArgs {
 }
 
 export const DEFAULT_REPO_DIR = "/var/lib/rayswarm/models-repo";
+export const DEFAULT_EVAL_SET = "evalsets/diabetes-v1.json";
+export const DEFAULT_MIN_IMPROVEMENT = "0.005";
+
+/** The evaluation set's manifest and the sha256 of its CSV, read from the bundle (checked against the manifest). */
+export function evalSetOf(files: readonly BundleFile[], manifest: string): { name: string; version: number; sha256: string } {
+  const find = (p: string) => files.find((f) => f.path === `tuning/rayswarm_tuning/${p}`);
+  const m = find(manifest);
+  if (!m) throw new Error(`evaluation set ${manifest} is not in workloads/tuning/rayswarm_tuning/`);
+  const man = JSON.parse(m.content) as { name: string; version: number; file: string; sha256: string };
+  const dir = manifest.includes("/") ? manifest.slice(0, manifest.lastIndexOf("/") + 1) : "";
+  const data = find(dir + man.file);
+  if (!data) throw new Error(`evaluation set ${manifest}: its data file ${man.file} is not beside it`);
+  const sha256 = crypto.createHash("sha256").update(data.content, "utf8").digest("hex");
+  if (sha256 !== man.sha256)
+    throw new Error(`evaluation set ${manifest}: ${man.file} has sha256 ${sha256}, the manifest says ${man.sha256}`);
+  return { name: man.name, version: man.version, sha256 };
+}
 
 /**
  * The seed project's git-hook flow: a deploy key (generated, secret) authorised on every
@@ -62,6 +88,19 @@ export class ModelPromotion extends pulumi.ComponentResource {
       if (!args.bundles[h.name])
         throw new pulumi.ResourceError(`ModelPromotion ${name}: args.bundles has no entry for host ${h.name}`, this);
     const repoDir = args.repoDir ?? DEFAULT_REPO_DIR;
+    const evalSetPath = args.evalSet ?? DEFAULT_EVAL_SET;
+    const minImprovement = args.minImprovement ?? DEFAULT_MIN_IMPROVEMENT;
+    if (!/^0(\.\d{1,6})?$/.test(minImprovement))
+      throw new pulumi.ResourceError(
+        `ModelPromotion ${name}: args.minImprovement must be a fraction such as 0.005 (got ${minImprovement})`,
+        this,
+      );
+    let evalSet: { name: string; version: number; sha256: string };
+    try {
+      evalSet = evalSetOf(args.files, evalSetPath);
+    } catch (e) {
+      throw new pulumi.ResourceError(`ModelPromotion ${name}: args.evalSet: ${(e as Error).message}`, this);
+    }
     const promotionFiles = args.files.filter((f) => f.path.startsWith("promotion/")).map((f) => f.path);
     const gateFiles = args.files.filter((f) => /^tuning\/(rayswarm_tuning\/|requirements-gate\.txt)/.test(f.path)).map((f) => f.path);
 
@@ -80,9 +119,15 @@ export class ModelPromotion extends pulumi.ComponentResource {
         `${name}-production-${h.name}`,
         {
           connection: h.connection,
-          create: scriptCommand("host/promotion-production.sh", [args.modelRoot, args.keepVersions]),
+          create: scriptCommand("host/promotion-production.sh", [
+            args.modelRoot,
+            args.keepVersions,
+            evalSetPath,
+            evalSet.sha256,
+            minImprovement,
+          ]),
           stdin: key.publicKeyOpenssh.apply((k) => `${k.trim()}\n`),
-          triggers: hostTriggers(h, productionTrigger, args.modelRoot, args.keepVersions),
+          triggers: hostTriggers(h, productionTrigger, args.modelRoot, args.keepVersions, evalSet.sha256, minImprovement),
           logging: "stderr",
         },
         { parent: this, dependsOn: [args.bundles[h.name].installed, ...(args.after ?? [])] },
