@@ -122,6 +122,8 @@ export class Platform extends pulumi.ComponentResource {
           ? { dir: this.ray.initialModel.dir, version: this.ray.initialModel.version, after: [this.ray.initialModel.job] }
           : undefined,
         developmentSsh: head.sshCommand,
+        rayAddress: this.ray.address,
+        servingPort: cfg.serving.port,
       },
       { parent: this },
     );

@@ -32,6 +32,12 @@ export interface ModelPromotionArgs {
   readonly after?: pulumi.Resource[];
   /** For operator commands: how to reach the development machine. */
   readonly developmentSsh: pulumi.Input<string>;
+  /** For the train command: the Ray cluster's address (`<head>:6379`), as seen on the head. */
+  readonly rayAddress?: pulumi.Input<string>;
+  /** For the registry command: the serving port on the production machines. Default: 8080. */
+  readonly servingPort?: number;
+  /** Trials, time budget (s) and seed the printed train command uses. Defaults: 16, 600, 7. */
+  readonly train?: { readonly trials?: number; readonly timeBudgetSeconds?: number; readonly seed?: number };
 }
 
 export const DEFAULT_REPO_DIR = "/var/lib/rayswarm/models-repo";
@@ -68,6 +74,10 @@ export class ModelPromotion extends pulumi.ComponentResource {
   /** What an operator runs to promote a model folder, or roll back. */
   public readonly promoteCommand: pulumi.Output<string>;
   public readonly rollbackCommand: pulumi.Output<string>;
+  /** Tune a new model on the Ray cluster and promote it; ends with every machine's gate verdict. */
+  public readonly trainCommand: pulumi.Output<string>;
+  /** The registry of every production machine (versions, live, promotion history). */
+  public readonly modelsCommand: pulumi.Output<string>;
   /** The version promoted by `pulumi up` (when an initial model was given). */
   public readonly initialVersion?: pulumi.Output<string>;
   /** Depend on this: hooks in place everywhere (and the initial model live, if any). */
@@ -186,12 +196,22 @@ export class ModelPromotion extends pulumi.ComponentResource {
     const viaSsh = (cmd: string) => pulumi.interpolate`${args.developmentSsh} sudo bash ${REMOTE_CURRENT}/${cmd}`;
     this.promoteCommand = viaSsh(`promotion/promote.sh ${repoDir} <model-dir-on-the-head>`);
     this.rollbackCommand = viaSsh(`promotion/rollback.sh ${repoDir} [<version>]`);
+    const t = args.train ?? {};
+    const trainFlags = `--trials ${t.trials ?? 16} --time-budget ${t.timeBudgetSeconds ?? 600} --seed ${t.seed ?? 7}`;
+    this.trainCommand = args.rayAddress
+      ? pulumi.interpolate`${args.developmentSsh} sudo bash ${REMOTE_CURRENT}/promotion/train-promote.sh ${repoDir} ${args.rayAddress} ${trainFlags}`
+      : pulumi.output("no Ray cluster address given: tune on the head, then use promoteCommand");
+    const port = args.servingPort ?? 8080;
+    const urls = pulumi.all(args.production.map((h) => pulumi.interpolate`http://${h.privateAddress}:${port}`));
+    this.modelsCommand = pulumi.interpolate`${args.developmentSsh} bash ${REMOTE_CURRENT}/promotion/models.sh ${urls.apply((u) => u.join(" "))}`;
     this.repoDir = repoDir;
     this.registerOutputs({
       deployPublicKey: this.deployPublicKey,
       deployPrivateKey: this.deployPrivateKey,
       promoteCommand: this.promoteCommand,
       rollbackCommand: this.rollbackCommand,
+      trainCommand: this.trainCommand,
+      modelsCommand: this.modelsCommand,
       initialVersion: this.initialVersion,
     });
   }

@@ -127,6 +127,13 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
       /^ssh -J debian@198\.51\.100\.\d+ debian@10\.4\d\.0\.11 sudo bash \/opt\/rayswarm\/current\/promotion\/promote\.sh /,
     );
     expect((await unwrap<string>(run.outputs.modelVersion as never)).value).toBe("20261129T000000Z-mock0001");
+    // one line to tune + promote (budget, trials, seed), one to read every machine's registry
+    expect((await unwrap<string>(run.outputs.trainCommand as never)).value).toMatch(
+      /^ssh -J debian@198\.51\.100\.\d+ debian@10\.4\d\.0\.11 sudo bash \/opt\/rayswarm\/current\/promotion\/train-promote\.sh \/var\/lib\/rayswarm\/models-repo 10\.4\d\.0\.11:6379 --trials 16 --time-budget 600 --seed 7$/,
+    );
+    expect((await unwrap<string>(run.outputs.modelsCommand as never)).value).toMatch(
+      /^ssh -J debian@198\.51\.100\.\d+ debian@10\.4\d\.0\.11 bash \/opt\/rayswarm\/current\/promotion\/models\.sh( http:\/\/10\.4\d\.0\.\d+:8080)+$/,
+    );
   });
 });
 
