@@ -235,7 +235,7 @@ def evaluate_on_set(candidate_dir: str, current_dir: str | None, allow_rollback:
     cards = f"card's test rmse: candidate {_card_metric(cand)}, live {_card_metric(cur)}"
     if cand_score <= need:
         change = (cand_score / cur_score - 1.0) * 100.0
-        return (head + f"rmse {cand_score:.4f} vs live {cur_score:.4f} ({change:+.1f} %, margin "
+        return (head + f"rmse {cand_score:.4f} vs live {cur_score:.4f} ({change:+.2f} %, margin "
                 f"{min_improvement * 100:g} %) {where}; {cards}"), result
     if allow_rollback:
         return (head + f"rollback allowed: rmse {cand_score:.4f} vs live {cur_score:.4f} {where}; "
