@@ -1,3 +1,6 @@
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
 import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { program } from "../../stacks/program";
@@ -98,6 +101,25 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
     const initial = run.byName(`${stack}-promotion-promote-initial`);
     expect(run.dependsOnTransitively(initial).has(run.byName(`${stack}-raycluster-initial-tuning`))).toBe(true);
     for (const t of [dev, ...targets]) expect(run.dependsOnTransitively(initial).has(t)).toBe(true);
+  });
+
+  test("every production machine gets the evaluation set (path, the CSV's sha256 from the bundle, margin); both are triggers", async () => {
+    const manifest = JSON.parse(
+      fs.readFileSync(path.join(__dirname, "../../workloads/tuning/rayswarm_tuning/evalsets/diabetes-v1.json"), "utf8"),
+    );
+    const csv = fs.readFileSync(path.join(__dirname, "../../workloads/tuning/rayswarm_tuning/evalsets", manifest.file));
+    const sha = crypto.createHash("sha256").update(csv).digest("hex");
+    expect(sha).toBe(manifest.sha256);
+    const production = run.ofType(CMD).filter((c) => c.name.startsWith(`${stack}-promotion-production-`));
+    expect(production.length).toBeGreaterThan(0);
+    for (const p of production) {
+      const create = String((await unwrap(p.props.create as pulumi.Input<string>)).value);
+      expect(create).toMatch(
+        new RegExp(`promotion-production\\.sh /srv/rayswarm/models \\d+ evalsets/diabetes-v1\\.json ${sha} 0\\.005; else`),
+      );
+      const triggers = (await unwrap(p.props.triggers as pulumi.Input<unknown[]>)).value as unknown[];
+      expect(triggers).toEqual(expect.arrayContaining([sha, "0.005"]));
+    }
   });
 
   test("the deploy key is a secret, authorised on every production machine, and given to the development machine on stdin", async () => {
