@@ -188,8 +188,18 @@ def test_rejects_reordered_features(models, tmp_path):
     assert_rejected(run_gate(bad, models["worse"]), "same names, different order")
 
 
-def test_gate_needs_only_numpy_and_onnxruntime(models):
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(TUNING_DIR)), "workloads", "serving", "test",
+                        "fixtures", "models")
+
+
+@pytest.mark.parametrize("on_set", [False, True], ids=["cards", "evaluation-set"])
+def test_gate_needs_only_numpy_and_onnxruntime(models, on_set):
     """Run the gate with ray/sklearn/pandas/scipy/skl2onnx/onnx made unimportable."""
+    if on_set:  # the serving fixtures hold the set out; v2 is better on it
+        argv = ["--candidate", os.path.join(FIXTURES, "v2"), "--current", os.path.join(FIXTURES, "v1"),
+                "--eval-set", os.path.join(TUNING_DIR, "rayswarm_tuning", "evalsets", "diabetes-v1.json")]
+    else:
+        argv = ["--candidate", str(models["good"]), "--current", str(models["worse"])]
     code = (
         "import sys, runpy\n"
         "BLOCK = ('ray', 'sklearn', 'pandas', 'scipy', 'skl2onnx', 'onnx', 'joblib')\n"
@@ -198,8 +208,7 @@ def test_gate_needs_only_numpy_and_onnxruntime(models):
         "        if name.split('.')[0] in BLOCK:\n"
         "            raise ImportError('blocked for test: ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        f"sys.argv = ['gate', '--candidate', {str(models['good'])!r}, "
-        f"'--current', {str(models['worse'])!r}]\n"
+        f"sys.argv = ['gate'] + {argv!r}\n"
         "try:\n"
         "    runpy.run_module('rayswarm_tuning.gate', run_name='__main__')\n"
         "except SystemExit as e:\n"
@@ -210,6 +219,7 @@ def test_gate_needs_only_numpy_and_onnxruntime(models):
                           env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "ACCEPT" in proc.stdout
+    assert ("on evaluation set diabetes v1" in proc.stdout) == on_set
 
 
 def test_requirements_gate_is_minimal():
