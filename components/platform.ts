@@ -116,11 +116,14 @@ export class Platform extends pulumi.ComponentResource {
         files,
         modelRoot: cfg.promotion.modelRoot,
         keepVersions: cfg.promotion.keepVersions,
+        minImprovement: cfg.promotion.minImprovement,
         after: [this.serving.ready],
         initialModel: this.ray.initialModel
           ? { dir: this.ray.initialModel.dir, version: this.ray.initialModel.version, after: [this.ray.initialModel.job] }
           : undefined,
         developmentSsh: head.sshCommand,
+        rayAddress: this.ray.address,
+        servingPort: cfg.serving.port,
       },
       { parent: this },
     );

@@ -108,7 +108,6 @@ mkdir -p ~/.ssh && chmod 700 ~/.ssh
 (umask 077 && pulumi stack output --stack "$stack" sshPrivateKey --show-secrets >~/.ssh/rayswarm-$stack)
 pulumi stack output --stack "$stack" sshKnownHosts >~/.ssh/rayswarm-$stack.known_hosts
 out() { pulumi stack output --stack "$stack" "$@"; }
-head_ssh=$(out sshCommands --json | node -e 'const o=JSON.parse(require("fs").readFileSync(0,"utf8")); for (const [k,v] of Object.entries(o)) if (/ray-head/.test(k)) console.log(v)')
 # shellcheck disable=SC2016 # JavaScript, not shell
 ssh_lines() { out sshCommands --json | node -e 'const o=JSON.parse(require("fs").readFileSync(0,"utf8")); for (const [k,v] of Object.entries(o)) console.log(`  ${k.padEnd(26)} ${v}`)'; }
 cat <<EOF
@@ -124,9 +123,10 @@ $(ssh_lines)
 
 Ray dashboard:            $(out rayDashboardTunnel)
 monitoring (Prometheus, Alertmanager, the operator page): $(out monitoringTunnel)
-train a new model on the Ray cluster and promote it (the gate decides; see docs/promotion.md):
-  $head_ssh 'cd /opt/rayswarm/current/tuning && sudo PYTHONPATH=. /opt/rayswarm/venv/bin/python -m rayswarm_tuning.tune --address $(out rayHeadAddress):6379 --data builtin:diabetes --target target --trials 8 --seed 7 --out /tmp/new-model'
-  $(out promoteCommand | sed 's|<model-dir-on-the-head>|/tmp/new-model|')
+train a new model on the Ray cluster and promote it (ends with each production machine's gate verdict; docs/promotion.md):
+  $(out trainCommand)
+the model registry (versions, live, promotions): $(out modelsCommand)
+promote a model folder:   $(out promoteCommand)
 roll back:                $(out rollbackCommand)
 stack outputs:            PULUMI_CONFIG_PASSPHRASE_FILE=$PULUMI_CONFIG_PASSPHRASE_FILE pulumi stack output --stack $stack
 preview a change:         PULUMI_CONFIG_PASSPHRASE_FILE=$PULUMI_CONFIG_PASSPHRASE_FILE pulumi preview --stack $stack --config-file $cfg

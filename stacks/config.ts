@@ -69,7 +69,7 @@ export interface PlatformConfig {
     readonly timeBudgetSeconds: number;
     readonly jupyter: boolean;
   };
-  readonly promotion: { readonly modelRoot: string; readonly keepVersions: number };
+  readonly promotion: { readonly modelRoot: string; readonly keepVersions: number; readonly minImprovement: string };
   readonly monitoring: {
     readonly enabled: boolean;
     /** Prometheus duration, e.g. 15d. */
@@ -459,6 +459,9 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
     jupyter: r.bool("jupyter"),
   };
   const keepVersions = r.int("keepModelVersions", 2, 100);
+  const minImprovement =
+    r.str("gateMinImprovement", (v) => (/^0(\.\d{1,6})?$/.test(v) ? undefined : "a fraction from 0 to 0.999999 such as 0.005")) ??
+    String(defaultOf("gateMinImprovement"));
 
   // ---------- monitoring ----------
   const monitoringEnabled = r.bool("monitoring");
@@ -548,7 +551,7 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
       overlayEncryption: r.bool("overlayEncryption"),
     },
     tuning,
-    promotion: { modelRoot, keepVersions },
+    promotion: { modelRoot, keepVersions, minImprovement },
     monitoring: {
       enabled: monitoringEnabled,
       retention,

@@ -185,6 +185,12 @@ const KEY_TABLE = {
     default: "/srv/rayswarm/models",
   },
   keepModelVersions: { description: "Model versions kept on each production machine (>= 2).", type: "integer", default: 5 },
+  gateMinImprovement: {
+    description:
+      "Relative RMSE improvement a candidate model needs over the live one, both scored by the gate on the evaluation set every production machine holds (0.005 = 0.5 %; 0 = any improvement).",
+    type: "string",
+    default: "0.005",
+  },
   monitoring: {
     description:
       "Prometheus + Alertmanager on the orchestration machine (reached only through the SSH tunnel of the monitoringTunnel output), node exporters everywhere, a relay in the swarm. Needs an orchestration machine.",

@@ -1,3 +1,4 @@
+import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { Host } from "../host";
@@ -15,6 +16,14 @@ export interface ModelPromotionArgs {
   readonly modelRoot: string;
   /** Versions kept per production machine (>= 2). */
   readonly keepVersions: number;
+  /**
+   * The evaluation set every production machine's gate scores the live model and each candidate
+   * on: a manifest inside the tuning package, e.g. `evalsets/diabetes-v1.json` (its CSV's
+   * sha256 is pinned on the machines). Default: DEFAULT_EVAL_SET.
+   */
+  readonly evalSet?: string;
+  /** Relative RMSE improvement on that set a candidate needs, a decimal fraction. Default: "0.005". */
+  readonly minImprovement?: string;
   /** Working repo on the development machine. Default: /var/lib/rayswarm/models-repo. */
   readonly repoDir?: string;
   /** A model folder on the development machine to promote once everything is wired (the initial tuning job's). */
@@ -23,9 +32,32 @@ export interface ModelPromotionArgs {
   readonly after?: pulumi.Resource[];
   /** For operator commands: how to reach the development machine. */
   readonly developmentSsh: pulumi.Input<string>;
+  /** For the train command: the Ray cluster's address (`<head>:6379`), as seen on the head. */
+  readonly rayAddress?: pulumi.Input<string>;
+  /** For the registry command: the serving port on the production machines. Default: 8080. */
+  readonly servingPort?: number;
+  /** Trials, time budget (s) and seed the printed train command uses. Defaults: 16, 600, 7. */
+  readonly train?: { readonly trials?: number; readonly timeBudgetSeconds?: number; readonly seed?: number };
 }
 
 export const DEFAULT_REPO_DIR = "/var/lib/rayswarm/models-repo";
+export const DEFAULT_EVAL_SET = "evalsets/diabetes-v1.json";
+export const DEFAULT_MIN_IMPROVEMENT = "0.005";
+
+/** The evaluation set's manifest and the sha256 of its CSV, read from the bundle (checked against the manifest). */
+export function evalSetOf(files: readonly BundleFile[], manifest: string): { name: string; version: number; sha256: string } {
+  const find = (p: string) => files.find((f) => f.path === `tuning/rayswarm_tuning/${p}`);
+  const m = find(manifest);
+  if (!m) throw new Error(`evaluation set ${manifest} is not in workloads/tuning/rayswarm_tuning/`);
+  const man = JSON.parse(m.content) as { name: string; version: number; file: string; sha256: string };
+  const dir = manifest.includes("/") ? manifest.slice(0, manifest.lastIndexOf("/") + 1) : "";
+  const data = find(dir + man.file);
+  if (!data) throw new Error(`evaluation set ${manifest}: its data file ${man.file} is not beside it`);
+  const sha256 = crypto.createHash("sha256").update(data.content, "utf8").digest("hex");
+  if (sha256 !== man.sha256)
+    throw new Error(`evaluation set ${manifest}: ${man.file} has sha256 ${sha256}, the manifest says ${man.sha256}`);
+  return { name: man.name, version: man.version, sha256 };
+}
 
 /**
  * The seed project's git-hook flow: a deploy key (generated, secret) authorised on every
@@ -42,6 +74,10 @@ export class ModelPromotion extends pulumi.ComponentResource {
   /** What an operator runs to promote a model folder, or roll back. */
   public readonly promoteCommand: pulumi.Output<string>;
   public readonly rollbackCommand: pulumi.Output<string>;
+  /** Tune a new model on the Ray cluster and promote it; ends with every machine's gate verdict. */
+  public readonly trainCommand: pulumi.Output<string>;
+  /** The registry of every production machine (versions, live, promotion history). */
+  public readonly modelsCommand: pulumi.Output<string>;
   /** The version promoted by `pulumi up` (when an initial model was given). */
   public readonly initialVersion?: pulumi.Output<string>;
   /** Depend on this: hooks in place everywhere (and the initial model live, if any). */
@@ -62,6 +98,19 @@ export class ModelPromotion extends pulumi.ComponentResource {
       if (!args.bundles[h.name])
         throw new pulumi.ResourceError(`ModelPromotion ${name}: args.bundles has no entry for host ${h.name}`, this);
     const repoDir = args.repoDir ?? DEFAULT_REPO_DIR;
+    const evalSetPath = args.evalSet ?? DEFAULT_EVAL_SET;
+    const minImprovement = args.minImprovement ?? DEFAULT_MIN_IMPROVEMENT;
+    if (!/^0(\.\d{1,6})?$/.test(minImprovement))
+      throw new pulumi.ResourceError(
+        `ModelPromotion ${name}: args.minImprovement must be a fraction such as 0.005 (got ${minImprovement})`,
+        this,
+      );
+    let evalSet: { name: string; version: number; sha256: string };
+    try {
+      evalSet = evalSetOf(args.files, evalSetPath);
+    } catch (e) {
+      throw new pulumi.ResourceError(`ModelPromotion ${name}: args.evalSet: ${(e as Error).message}`, this);
+    }
     const promotionFiles = args.files.filter((f) => f.path.startsWith("promotion/")).map((f) => f.path);
     const gateFiles = args.files.filter((f) => /^tuning\/(rayswarm_tuning\/|requirements-gate\.txt)/.test(f.path)).map((f) => f.path);
 
@@ -80,9 +129,15 @@ export class ModelPromotion extends pulumi.ComponentResource {
         `${name}-production-${h.name}`,
         {
           connection: h.connection,
-          create: scriptCommand("host/promotion-production.sh", [args.modelRoot, args.keepVersions]),
+          create: scriptCommand("host/promotion-production.sh", [
+            args.modelRoot,
+            args.keepVersions,
+            evalSetPath,
+            evalSet.sha256,
+            minImprovement,
+          ]),
           stdin: key.publicKeyOpenssh.apply((k) => `${k.trim()}\n`),
-          triggers: hostTriggers(h, productionTrigger, args.modelRoot, args.keepVersions),
+          triggers: hostTriggers(h, productionTrigger, args.modelRoot, args.keepVersions, evalSet.sha256, minImprovement),
           logging: "stderr",
         },
         { parent: this, dependsOn: [args.bundles[h.name].installed, ...(args.after ?? [])] },
@@ -141,12 +196,22 @@ export class ModelPromotion extends pulumi.ComponentResource {
     const viaSsh = (cmd: string) => pulumi.interpolate`${args.developmentSsh} sudo bash ${REMOTE_CURRENT}/${cmd}`;
     this.promoteCommand = viaSsh(`promotion/promote.sh ${repoDir} <model-dir-on-the-head>`);
     this.rollbackCommand = viaSsh(`promotion/rollback.sh ${repoDir} [<version>]`);
+    const t = args.train ?? {};
+    const trainFlags = `--trials ${t.trials ?? 16} --time-budget ${t.timeBudgetSeconds ?? 600} --seed ${t.seed ?? 7}`;
+    this.trainCommand = args.rayAddress
+      ? pulumi.interpolate`${args.developmentSsh} sudo bash ${REMOTE_CURRENT}/promotion/train-promote.sh ${repoDir} ${args.rayAddress} ${trainFlags}`
+      : pulumi.output("no Ray cluster address given: tune on the head, then use promoteCommand");
+    const port = args.servingPort ?? 8080;
+    const urls = pulumi.all(args.production.map((h) => pulumi.interpolate`http://${h.privateAddress}:${port}`));
+    this.modelsCommand = pulumi.interpolate`${args.developmentSsh} bash ${REMOTE_CURRENT}/promotion/models.sh ${urls.apply((u) => u.join(" "))}`;
     this.repoDir = repoDir;
     this.registerOutputs({
       deployPublicKey: this.deployPublicKey,
       deployPrivateKey: this.deployPrivateKey,
       promoteCommand: this.promoteCommand,
       rollbackCommand: this.rollbackCommand,
+      trainCommand: this.trainCommand,
+      modelsCommand: this.modelsCommand,
       initialVersion: this.initialVersion,
     });
   }

@@ -7,6 +7,9 @@
 # model root: the hooks run as the pushing user. Hooks and config belong to root (or the
 # current user) and are read-only for <owner>. Idempotent; last stdout line is
 # changed=true|false. Called by setup-production.sh; tests call it directly.
+# Optional (environment): PROMOTION_EVAL_SET (evaluation set manifest the gate scores both
+# models on), PROMOTION_EVAL_SHA256 (its CSV's expected sha256), PROMOTION_MIN_IMPROVEMENT
+# (relative improvement needed; the gate's default 0.005 otherwise).
 set -euo pipefail
 umask 022
 if [[ $# -lt 5 || $# -gt 6 ]]; then
@@ -61,6 +64,19 @@ KEEP=$keep
 GATE_PYTHON=$gate_python
 TUNING_SRC=$tuning_src
 CONF
+eval_set=${PROMOTION_EVAL_SET:-} eval_sha=${PROMOTION_EVAL_SHA256:-} margin=${PROMOTION_MIN_IMPROVEMENT:-}
+if [[ -n $eval_set ]]; then
+  [[ $eval_set == /* && -f $eval_set ]] || { echo "PROMOTION_EVAL_SET '$eval_set' is not an absolute path to a file" >&2; exit 2; }
+  echo "EVAL_SET=$eval_set" >>"$conf"
+fi
+if [[ -n $eval_sha ]]; then
+  [[ $eval_sha =~ ^[0-9a-f]{64}$ && -n $eval_set ]] || { echo "PROMOTION_EVAL_SHA256 must be 64 hex digits, with PROMOTION_EVAL_SET" >&2; exit 2; }
+  echo "EVAL_SHA256=$eval_sha" >>"$conf"
+fi
+if [[ -n $margin ]]; then
+  [[ $margin =~ ^0(\.[0-9]+)?$ ]] || { echo "PROMOTION_MIN_IMPROVEMENT must be a fraction in [0, 1), e.g. 0.005 (got '$margin')" >&2; exit 2; }
+  echo "MIN_IMPROVEMENT=$margin" >>"$conf"
+fi
 install_file "$conf" "$repo/promotion.conf" 644
 
 # The repo (objects, refs, logs) and the model root belong to the pushing user; hooks

@@ -15,6 +15,7 @@ import * as path from "path";
 import { ChildProcess, spawn } from "child_process";
 import {
   Card,
+  EVAL_SET,
   FIXTURES,
   SCRIPTS,
   TUNING_SRC,
@@ -63,7 +64,7 @@ function better(delta: number): { dir: string; version: string } {
 }
 
 function assertNoPartialState(root: string): void {
-  const leftovers = fs.readdirSync(root).filter((f) => f !== "current" && f !== "versions");
+  const leftovers = fs.readdirSync(root).filter((f) => f !== "current" && f !== "versions" && f !== "history.jsonl");
   expect(leftovers).toEqual([]);
   for (const v of fs.readdirSync(path.join(root, "versions"))) {
     expect(v.startsWith(".")).toBe(false);
@@ -182,6 +183,50 @@ describe("promotion hooks with the real gate (local bare repos)", () => {
     expect(prod.current()).toBe(v2.version);
     expect(prod.versions()).toEqual([v1.version, v2.version].sort());
     assertNoPartialState(prod.root);
+  });
+
+  test("with the evaluation set: both models scored on the same rows; promote -> rollback -> promote is the history", () => {
+    const prod = production(base, "evalset", 3, py, { PROMOTION_EVAL_SET: EVAL_SET, PROMOTION_MIN_IMPROVEMENT: "0.005" });
+    expect(fs.readFileSync(path.join(prod.repo, "promotion.conf"), "utf8")).toContain(`EVAL_SET=${EVAL_SET}\nMIN_IMPROVEMENT=0.005\n`);
+    const dev = development(base, "evalset-dev", [prod.repo], key);
+    expect(promote(dev, V1).code).toBe(0);
+    const r2 = promote(dev, V2);
+    expect(r2.code).toBe(0);
+    expect(r2.stderr).toMatch(
+      /gate: ACCEPT \S+ \(ridge\): rmse [\d.]+ vs live [\d.]+ \(-[\d.]+ %, margin 0.5 %\) on evaluation set diabetes v1 \(88 rows\)/,
+    );
+    // v1 over v2 is refused with both scores on the shared set, the cards' own numbers beside them
+    const back = deriveModel(V1, path.join(base, "models", "v1-again"), { version: versionId(950) });
+    const again = run("bash", [
+      "-c",
+      `cd ${dev} && cp ${back}/model.onnx ${back}/model.json . && git add -A && git commit -q -m again; echo rc=$?`,
+    ]);
+    expect(again.stderr).toMatch(
+      /REJECTED \S+: gate: REJECT: candidate rmse [\d.]+ vs live [\d.]+ \(version \S+\) on evaluation set diabetes v1 \(88 rows\): not better by at least 0.5 %.*card's test rmse: candidate/,
+    );
+    ok("git", ["-C", dev, "reset", "-q", "--hard", "HEAD~1"]);
+    expect(rollback(dev).code).toBe(0); // back to v1: allowed, scores recorded
+    expect(prod.current()).toBe(v1.version);
+    expect(promote(dev, V2).code).toBe(0); // v2 again: gated normally over v1, better on the set
+    expect(prod.current()).toBe(v2.version);
+    const h = prod.history();
+    console.log(`history: ${JSON.stringify(h.map((e) => [e.kind, e.version, e.gate?.candidate.score, e.gate?.current?.score]))}`);
+    expect(h.map((e) => [e.kind, e.version, e.previous])).toEqual([
+      ["promote", v1.version, null],
+      ["promote", v2.version, v1.version],
+      ["rollback", v1.version, v2.version],
+      ["promote", v2.version, v1.version],
+    ]);
+    const commits = ok("git", ["-C", dev, "log", "--format=%H"]).stdout.trim().split("\n").reverse();
+    expect(h.map((e) => e.commit)).toEqual(commits);
+    const v2score = h[1].gate?.candidate.score as number;
+    const v1score = h[0].gate?.candidate.score as number;
+    expect(v2score).toBeLessThan(v1score * 0.995);
+    expect(h[1].gate?.current?.score).toBe(v1score);
+    expect(h[2].gate?.candidate.score).toBe(v1score); // the same rows give the same score
+    expect(h[3].gate?.current?.score).toBe(v1score);
+    expect(new Set(h.map((e) => e.gate?.evalSet.sha256)).size).toBe(1);
+    expect(fs.statSync(path.join(prod.root, "history.jsonl")).mode & 0o777).toBe(0o644);
   });
 
   test("rollback brings the previous version back through the hooks; forged rollbacks are refused", () => {

@@ -172,6 +172,11 @@ describe("invalid configurations fail with a message naming the key, the bad val
       /^rayswarm:keepModelVersions must be a whole number from 2 to 100 \(got 1\)$/,
     ],
     [
+      "gate margin not a fraction",
+      { "rayswarm:gateMinImprovement": "5%" },
+      /^rayswarm:gateMinImprovement must be a fraction from 0 to 0\.999999 such as 0\.005 \(got "5%"\)$/,
+    ],
+    [
       "public key without private key",
       { "rayswarm:sshPublicKey": "ssh-ed25519 AAAAC3Nz me" },
       /^rayswarm:sshPrivateKey must be set when rayswarm:sshPublicKey is \(got nothing\)/,

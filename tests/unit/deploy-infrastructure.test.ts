@@ -71,7 +71,17 @@ describe.each(["dev", "prod"])("rayswarm:deploy infrastructure (%s)", (stack) =>
     const bastion = (await unwrap<string>(infra.outputs.bastionAddress as never)).value;
     expect(bastion).toBe(machines[`${stack}-orchestration`].publicAddress);
     expect(infra.outputs.deploy).toBe("infrastructure");
-    for (const k of ["webUrl", "swarmNodes", "modelVersion", "promoteCommand", "rollbackCommand", "rayDashboardTunnel", "jupyterTunnel"])
+    for (const k of [
+      "webUrl",
+      "swarmNodes",
+      "modelVersion",
+      "promoteCommand",
+      "rollbackCommand",
+      "trainCommand",
+      "modelsCommand",
+      "rayDashboardTunnel",
+      "jupyterTunnel",
+    ])
       expect({ output: k, value: infra.outputs[k] }).toEqual({ output: k, value: PLATFORM_NOT_DEPLOYED });
     expect((await unwrap(infra.outputs.sshPrivateKey as never)).secret).toBe(true);
     expect(Object.keys(infra.outputs).sort()).toEqual(Object.keys(platform.outputs).sort());

@@ -1,3 +1,6 @@
+import * as crypto from "crypto";
+import * as fs from "fs";
+import * as path from "path";
 import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { program } from "../../stacks/program";
@@ -100,6 +103,25 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
     for (const t of [dev, ...targets]) expect(run.dependsOnTransitively(initial).has(t)).toBe(true);
   });
 
+  test("every production machine gets the evaluation set (path, the CSV's sha256 from the bundle, margin); both are triggers", async () => {
+    const manifest = JSON.parse(
+      fs.readFileSync(path.join(__dirname, "../../workloads/tuning/rayswarm_tuning/evalsets/diabetes-v1.json"), "utf8"),
+    );
+    const csv = fs.readFileSync(path.join(__dirname, "../../workloads/tuning/rayswarm_tuning/evalsets", manifest.file));
+    const sha = crypto.createHash("sha256").update(csv).digest("hex");
+    expect(sha).toBe(manifest.sha256);
+    const production = run.ofType(CMD).filter((c) => c.name.startsWith(`${stack}-promotion-production-`));
+    expect(production.length).toBeGreaterThan(0);
+    for (const p of production) {
+      const create = String((await unwrap(p.props.create as pulumi.Input<string>)).value);
+      expect(create).toMatch(
+        new RegExp(`promotion-production\\.sh /srv/rayswarm/models \\d+ evalsets/diabetes-v1\\.json ${sha} 0\\.005; else`),
+      );
+      const triggers = (await unwrap(p.props.triggers as pulumi.Input<unknown[]>)).value as unknown[];
+      expect(triggers).toEqual(expect.arrayContaining([sha, "0.005"]));
+    }
+  });
+
   test("the deploy key is a secret, authorised on every production machine, and given to the development machine on stdin", async () => {
     const production = run.ofType(CMD).filter((c) => c.name.startsWith(`${stack}-promotion-production-`));
     const cfg = stackConfig(stack);
@@ -127,6 +149,13 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
       /^ssh -J debian@198\.51\.100\.\d+ debian@10\.4\d\.0\.11 sudo bash \/opt\/rayswarm\/current\/promotion\/promote\.sh /,
     );
     expect((await unwrap<string>(run.outputs.modelVersion as never)).value).toBe("20261129T000000Z-mock0001");
+    // one line to tune + promote (budget, trials, seed), one to read every machine's registry
+    expect((await unwrap<string>(run.outputs.trainCommand as never)).value).toMatch(
+      /^ssh -J debian@198\.51\.100\.\d+ debian@10\.4\d\.0\.11 sudo bash \/opt\/rayswarm\/current\/promotion\/train-promote\.sh \/var\/lib\/rayswarm\/models-repo 10\.4\d\.0\.11:6379 --trials 16 --time-budget 600 --seed 7$/,
+    );
+    expect((await unwrap<string>(run.outputs.modelsCommand as never)).value).toMatch(
+      /^ssh -J debian@198\.51\.100\.\d+ debian@10\.4\d\.0\.11 bash \/opt\/rayswarm\/current\/promotion\/models\.sh( http:\/\/10\.4\d\.0\.\d+:8080)+$/,
+    );
   });
 });
 

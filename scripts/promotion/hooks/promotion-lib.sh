@@ -10,6 +10,10 @@
 #   TUNING_SRC    folder put on PYTHONPATH so `python -m rayswarm_tuning.gate` imports
 #   GATE_ROLLBACK_FLAG  flag given to the gate for a rollback (default --allow-rollback)
 #   LOCK_TIMEOUT  seconds a push waits for another promotion to finish (default 600)
+#   EVAL_SET      evaluation set manifest (optional): the gate scores the live model and the
+#                 candidate on its rows instead of comparing the cards' own metrics
+#   EVAL_SHA256   the sha256 the evaluation set's CSV must have (optional, with EVAL_SET)
+#   MIN_IMPROVEMENT  relative improvement the candidate needs on it (default: the gate's, 0.005)
 
 PROMOTION_BRANCH=refs/heads/main
 ZERO_SHA=0000000000000000000000000000000000000000
@@ -21,6 +25,8 @@ export GIT_DIR
 PROMOTION_LOG="$GIT_DIR/promotion.log"
 PROMOTION_LOCK="$GIT_DIR/promotion.lock"
 PROMOTION_ACCEPTED="$GIT_DIR/promotion-accepted"
+# In the model root, readable by the serving API: one JSON line per switch of `current`.
+HISTORY_FILE=history.jsonl
 
 plog() { # plog <event...>: one line in $GIT_DIR/promotion.log (also used by tests)
   printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%S.%NZ)" "$$" "$*" >>"$PROMOTION_LOG" 2>/dev/null || true
@@ -32,6 +38,7 @@ promotion_load_config() {
   local conf="$GIT_DIR/promotion.conf" key value
   MODEL_ROOT='' KEEP='' GATE_PYTHON='' TUNING_SRC=''
   GATE_ROLLBACK_FLAG=--allow-rollback LOCK_TIMEOUT=600
+  EVAL_SET='' EVAL_SHA256='' MIN_IMPROVEMENT=''
   if [[ ! -r $conf ]]; then
     say "REJECTED: this repository has no $conf (run install-hooks.sh)"
     exit 1
@@ -46,6 +53,9 @@ promotion_load_config() {
       TUNING_SRC) TUNING_SRC=$value ;;
       GATE_ROLLBACK_FLAG) GATE_ROLLBACK_FLAG=$value ;;
       LOCK_TIMEOUT) LOCK_TIMEOUT=$value ;;
+      EVAL_SET) EVAL_SET=$value ;;
+      EVAL_SHA256) EVAL_SHA256=$value ;;
+      MIN_IMPROVEMENT) MIN_IMPROVEMENT=$value ;;
       *) say "REJECTED: unknown key '$key' in $conf"; exit 1 ;;
     esac
   done <"$conf"
@@ -68,6 +78,38 @@ except Exception:
 if not isinstance(v, (str, int, float)) or isinstance(v, bool):
     sys.exit(1)
 print(v)' "$1" "$2"
+}
+
+# gate_eval_args: the gate's evaluation set arguments from the config (none without EVAL_SET).
+gate_eval_args() {
+  [[ -n $EVAL_SET ]] || return 0
+  printf '%s\n' --eval-set "$EVAL_SET"
+  [[ -z $EVAL_SHA256 ]] || printf '%s\n' --eval-sha256 "$EVAL_SHA256"
+  [[ -z $MIN_IMPROVEMENT ]] || printf '%s\n' --min-improvement "$MIN_IMPROVEMENT"
+}
+
+# history_append <model-root> <version> <kind> <previous> <commit> <gate-result-json-file|"">:
+# one JSON line in <model-root>/history.jsonl (when `current` became <version>, how, the
+# gate's scores). Written by the pushing user; world-readable (the serving API reads it).
+history_append() {
+  "$GATE_PYTHON" -c '
+import datetime, json, os, socket, sys
+root, version, kind, previous, commit, result = sys.argv[1:7]
+gate = None
+if result:
+    try:
+        with open(result, encoding="utf-8") as fh:
+            gate = json.load(fh)
+    except (OSError, ValueError):
+        gate = None
+line = {"version": version, "kind": kind, "previous": previous or None, "commit": commit,
+        "at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "host": socket.gethostname(), "gate": gate}
+path = os.path.join(root, "history.jsonl")
+fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+with os.fdopen(fd, "a", encoding="utf-8") as fh:
+    fh.write(json.dumps(line, sort_keys=True) + "\n")
+' "$@"
 }
 
 # receive_pack_pid: the git-receive-pack process that runs this hook. pre-receive and

@@ -21,6 +21,7 @@ export const OUTPUTS = [
   "jupyterTunnel",
   "machines",
   "modelVersion",
+  "modelsCommand",
   "monitoringTunnel",
   "monitoringUrl",
   "privateAddresses",
@@ -33,6 +34,7 @@ export const OUTPUTS = [
   "sshKnownHosts",
   "sshSetup",
   "swarmNodes",
+  "trainCommand",
   "webUrl",
 ];
 

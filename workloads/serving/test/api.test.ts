@@ -1,3 +1,5 @@
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { SAMPLE, Stack, http, sleep, waitFor, type Proc } from './helpers/stack';
 
 const PREFIX = 'rayswarm:serving';
@@ -194,5 +196,56 @@ describe('API against real RabbitMQ and Redis', () => {
     const keys = await r.keys(`${PREFIX}:task:*`);
     expect(keys.length).toBeGreaterThan(0);
     r.disconnect();
+  });
+});
+
+describe('the model registry: GET /v1/models and the web page', () => {
+  const v1 = require('./fixtures/models/v1/model.json');
+  const v2 = require('./fixtures/models/v2/model.json');
+  const evalSet = { name: 'diabetes', version: 1, dataset: 'builtin:diabetes', rows: 88, sha256: 'd'.repeat(64) };
+  const gate = (cand: { version: string }, score: number, cur?: { version: string; score: number }) => ({
+    evalSet, metric: 'rmse', higherIsBetter: false, minImprovement: 0.005, mode: 'promote', decision: 'accept',
+    candidate: { version: cand.version, score }, current: cur ?? null,
+  });
+
+  test('after promote -> rollback -> promote: both versions, the live one, the history newest first; the page shows it', async () => {
+    const models = stack.models;
+    rmSync(join(models.dir, 'current')); // a fresh machine: the first model comes through the hooks
+    models.promote('v1', 'promote', 'c1'.repeat(20), gate(v1, 63.25));
+    models.promote('v2', 'promote', 'c2'.repeat(20), gate(v2, 57.59, { version: v1.version, score: 63.25 }));
+    models.promote('v1', 'rollback', 'c3'.repeat(20), { ...gate(v1, 63.25, { version: v2.version, score: 57.59 }), mode: 'rollback' });
+    models.promote('v2', 'promote', 'c4'.repeat(20), gate(v2, 57.59, { version: v1.version, score: 63.25 }));
+    // the fixture dirs are named v1/v2 (not by version id), like any folder the hooks could keep
+    const r = await http('GET', `${api.url}/v1/models`);
+    expect(r.status).toBe(200);
+    const reg = r.body;
+    expect(reg.live).toBe('v2');
+    expect(reg.aliases).toEqual({ champion: 'v2' });
+    expect(reg.versions.map((v: { version: string; live: boolean }) => [v.version, v.live])).toEqual([['v2', true], ['v1', false]]);
+    const [s2, s1] = reg.versions;
+    expect(s2).toMatchObject({
+      createdAt: v2.createdAt, family: 'ridge', params: { alpha: 1.0 }, gateScore: 57.59,
+      cardMetric: { name: 'rmse', value: v2.metric.value },
+      lineage: { runId: v2.run.id, dataset: 'builtin:diabetes', dataChecksum: v2.dataset.fingerprint, evalSet: 'diabetes v1', commit: 'c4'.repeat(20) },
+    });
+    expect(s2.liveSince).toHaveLength(2);
+    expect(s1).toMatchObject({ family: 'random_forest', gateScore: 63.25, lineage: { commit: 'c3'.repeat(20) } });
+    expect(s1.liveSince).toHaveLength(2);
+    expect(reg.historyTotal).toBe(4);
+    expect(reg.history.map((h: { kind: string; version: string; previous: string | null }) => [h.kind, h.version, h.previous])).toEqual([
+      ['promote', 'v2', 'v1'],
+      ['rollback', 'v1', 'v2'],
+      ['promote', 'v2', 'v1'],
+      ['promote', 'v1', null],
+    ]);
+    expect(reg.history[0].gate).toMatchObject({ score: 57.59, liveScore: 63.25, liveVersion: v1.version, evalSet: { name: 'diabetes', rows: 88 } });
+    expect(reg.history[3].gate.liveScore).toBeNull();
+    for (const h of reg.history) expect(h.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+
+    const page = await fetch(`${api.url}/`).then((x) => x.text());
+    expect(page).toContain('<code id="registry-live">v2</code>');
+    expect((page.match(/<tr class="promotion /g) ?? []).length).toBe(4);
+    expect(page).toContain('<tr class="promotion rollback">');
+    expect(page).toContain('rmse 57.59 (live was 63.25)');
   });
 });

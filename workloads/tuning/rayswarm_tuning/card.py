@@ -127,6 +127,17 @@ def validate_card(card) -> None:
             _finite(v, f"checkSet.inputs[{r}]")
     for r, v in enumerate(outputs):
         _finite(v, f"checkSet.outputs[{r}]")
+    ev = card.get("evaluation", None)
+    if ev is not None:  # the evaluation set the model was trained without (optional)
+        _need(card, "evaluation", dict, "")
+        _need(ev, "name", str, "evaluation.")
+        _need(ev, "version", int, "evaluation.")
+        _need(ev, "dataset", str, "evaluation.")
+        if not SHA_RE.match(_need(ev, "sha256", str, "evaluation.")):
+            raise CardError("model card: 'evaluation.sha256' must be 64 lowercase hex digits")
+    run = card.get("run", None)
+    if run is not None:  # who made the model (optional)
+        _need(_need(card, "run", dict, ""), "id", str, "run.")
     fc = card.get("featureChange", None)
     if fc is not None and not isinstance(fc, str):
         raise CardError("model card: 'featureChange' must be null or a string")

@@ -132,6 +132,13 @@ def load_dataset(data: str, target: str = "target") -> Dataset:
                    feature_names=features, X=X, y=y)
 
 
+def without_rows(ds: Dataset, drop: np.ndarray) -> Dataset:
+    """The same dataset (name, fingerprint) minus the rows where `drop` is True."""
+    keep = ~np.asarray(drop, dtype=bool)
+    return Dataset(name=ds.name, fingerprint=ds.fingerprint, target=ds.target,
+                   feature_names=list(ds.feature_names), X=ds.X[keep], y=ds.y[keep])
+
+
 def split(ds: Dataset, seed: int, test_fraction: float = 0.2):
     """Deterministic shuffled train/test split: same data + seed => same rows."""
     rng = np.random.default_rng(seed)

@@ -18,7 +18,8 @@ from importlib import metadata
 import numpy as np
 
 from . import card as cardlib
-from .data import DataError, Dataset, load_dataset, split
+from . import evalset as evalsetlib
+from .data import DataError, Dataset, load_dataset, split, without_rows
 from .families import FAMILIES, build_model, rmse
 
 INPUT_NAME = "input"
@@ -81,11 +82,43 @@ def onnx_predict(onnx_bytes: bytes, input_name: str, output_name: str, X: np.nda
     return np.asarray(out, dtype=np.float64).reshape(-1)
 
 
+def resolve_eval_set(ds: Dataset, eval_set: str | None) -> "evalsetlib.EvalSet | None":
+    """`auto` = the shipped evaluation set for this dataset (none shipped: None), `none` =
+    None, else a manifest path. The set must fit the data (evalset.held_out_mask)."""
+    if eval_set in (None, "none"):
+        return None
+    path = evalsetlib.find_for(ds.name) if eval_set == "auto" else eval_set
+    if path is None:
+        return None
+    return evalsetlib.load(path)
+
+
+def holdout(ds: Dataset, es: "evalsetlib.EvalSet | None") -> Dataset:
+    """`ds` without the evaluation set's rows (they are never trained, searched or tested on)."""
+    if es is None:
+        return ds
+    return without_rows(ds, evalsetlib.held_out_mask(es, ds.feature_names, ds.target, ds.X, ds.y,
+                                                     ds.name))
+
+
+def new_run_id(kind: str, seed: int) -> str:
+    """Who made a model: `<kind>-<UTC time>-s<seed>-<4 hex>` (the card's run.id); without the
+    random part when SOURCE_DATE_EPOCH pins the time (reproducible fixtures)."""
+    base = f"{kind}-{created_now().strftime('%Y%m%dT%H%M%SZ')}-s{seed}"
+    return base if os.environ.get("SOURCE_DATE_EPOCH") else f"{base}-{os.urandom(2).hex()}"
+
+
 def export_model(ds: Dataset, config: dict, out_dir: str, seed: int = 42,
                  test_fraction: float = 0.2, feature_change: str | None = None,
-                 search: dict | None = None) -> dict:
-    """Fit `config` on the training split, check ONNX parity, write model.onnx + model.json."""
-    X_train, X_test, y_train, y_test = split(ds, seed, test_fraction)
+                 search: dict | None = None, eval_set: "evalsetlib.EvalSet | None" = None,
+                 run_id: str | None = None) -> dict:
+    """Fit `config` on the training split, check ONNX parity, write model.onnx + model.json.
+
+    With `eval_set`, its rows are removed from `ds` first (split, fit and test never see them)
+    and the card records the set and the model's RMSE on it."""
+    full_rows = ds.rows
+    ds_used = holdout(ds, eval_set)
+    X_train, X_test, y_train, y_test = split(ds_used, seed, test_fraction)
     model = build_model(config["family"], config["params"], seed)
     model.fit(X_train, y_train)
     sk_test = np.asarray(model.predict(X_test), dtype=np.float64)
@@ -109,8 +142,9 @@ def export_model(ds: Dataset, config: dict, out_dir: str, seed: int = 42,
         "schemaVersion": cardlib.SCHEMA_VERSION,
         "version": created.strftime("%Y%m%dT%H%M%SZ") + "-" + onnx_sha[:8],
         "createdAt": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "dataset": {"name": ds.name, "fingerprint": ds.fingerprint, "rows": ds.rows,
-                    "trainRows": int(len(y_train)), "testRows": int(len(y_test)), "seed": seed},
+        "dataset": {"name": ds.name, "fingerprint": ds.fingerprint, "rows": full_rows,
+                    "trainRows": int(len(y_train)), "testRows": int(len(y_test)), "seed": seed,
+                    "heldOutRows": full_rows - ds_used.rows},
         "target": ds.target,
         "features": [
             {"name": name, "type": "float32", "min": f32(ds.X[:, i].min()),
@@ -126,6 +160,11 @@ def export_model(ds: Dataset, config: dict, out_dir: str, seed: int = 42,
                      "tolerance": tol},
         "featureChange": feature_change,
     }
+    if eval_set is not None:
+        eval_pred = onnx_predict(onnx_bytes, in_name, out_name, eval_set.X)
+        card["evaluation"] = {**eval_set.summary(), "heldOut": True,
+                              "rmse": round(rmse(eval_set.y, eval_pred), 6)}
+    card["run"] = {"id": run_id or new_run_id("export", seed)}
     if search is not None:
         card["search"] = search
     cardlib.validate_card(card)
@@ -159,13 +198,17 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--feature-change", default=None,
                    help="declare an intentional feature change (written to the card)")
+    p.add_argument("--eval-set", default="auto",
+                   help="evaluation set manifest to hold out (auto = the one shipped for the "
+                        "dataset, none = hold nothing out)")
     args = p.parse_args(argv)
     try:
         params = json.loads(args.params)
         ds = load_dataset(args.data, args.target)
         card = export_model(ds, {"family": args.family, "params": params}, args.out,
-                            seed=args.seed, feature_change=args.feature_change)
-    except (DataError, ExportError, json.JSONDecodeError, KeyError) as exc:
+                            seed=args.seed, feature_change=args.feature_change,
+                            eval_set=resolve_eval_set(ds, args.eval_set))
+    except (DataError, ExportError, evalsetlib.EvalSetError, json.JSONDecodeError, KeyError) as exc:
         print(f"export: error: {exc}", file=sys.stderr)
         return 1
     print(f"exported {card['model']['family']} version {card['version']} "

@@ -22,7 +22,8 @@ import time
 import numpy as np
 
 from .data import DataError, load_dataset, split
-from .export import ExportError, export_model
+from .evalset import EvalSetError
+from .export import ExportError, export_model, holdout, new_run_id, resolve_eval_set
 from .families import FAMILIES, config_of, sample_config
 from .progress import ProgressPrinter
 from .search import METRIC, run_pool_search
@@ -87,11 +88,15 @@ def tune_and_export(data: str, target: str, out: str, *, address: str | None = N
                     trials: int = 20, time_budget: float | None = None, folds: int = 5,
                     seed: int = 42, num_cpus: int | None = None, families=FAMILIES,
                     feature_change: str | None = None, verbose: int = 1,
-                    on_progress=None) -> dict:
+                    on_progress=None, eval_set: str | None = "auto") -> dict:
     """Search, then export the best configuration. `on_progress(search.Progress)` is called
-    after every change (default: progress.ProgressPrinter on stderr; verbose=0: none)."""
+    after every change (default: progress.ProgressPrinter on stderr; verbose=0: none).
+    `eval_set` (auto: the one shipped for the dataset; none; or a manifest path): its rows are
+    removed before the split, so neither the search nor the export sees them."""
     ds = load_dataset(data, target)
-    X_train, _, y_train, _ = split(ds, seed)
+    es = resolve_eval_set(ds, eval_set)
+    X_train, _, y_train, _ = split(holdout(ds, es), seed)
+    run_id = new_run_id("tune", seed)
     init_ray(address, num_cpus)
     if on_progress is None and verbose:
         on_progress = ProgressPrinter()
@@ -101,7 +106,7 @@ def tune_and_export(data: str, target: str, out: str, *, address: str | None = N
     config, cv, summary = best_config(results, folds)
     summary["wallSeconds"] = round(time.monotonic() - t0, 2)
     return export_model(ds, config, out, seed=seed, feature_change=feature_change,
-                        search=summary)
+                        search=summary, eval_set=es, run_id=run_id)
 
 
 def main(argv=None) -> int:
@@ -124,6 +129,9 @@ def main(argv=None) -> int:
                    help=f"comma-separated subset of {','.join(FAMILIES)}")
     p.add_argument("--feature-change", default=None,
                    help="declare an intentional feature change (written to the card)")
+    p.add_argument("--eval-set", default="auto",
+                   help="evaluation set held out of search and training (auto = the one shipped "
+                        "for the dataset, none, or a manifest path)")
     p.add_argument("--progress-interval", type=float, default=2.0,
                    help="seconds between progress lines on stderr (default 2; 0 = every update)")
     args = p.parse_args(argv)
@@ -138,8 +146,9 @@ def main(argv=None) -> int:
                                trials=args.trials, time_budget=args.time_budget,
                                folds=args.folds, seed=args.seed, num_cpus=args.num_cpus,
                                families=families, feature_change=args.feature_change,
-                               on_progress=ProgressPrinter(interval=args.progress_interval))
-    except (DataError, ExportError, RuntimeError) as exc:  # SearchError is a RuntimeError
+                               on_progress=ProgressPrinter(interval=args.progress_interval),
+                               eval_set=args.eval_set)
+    except (DataError, ExportError, EvalSetError, RuntimeError) as exc:  # SearchError is a RuntimeError
         print(f"tune: error: {exc}", file=sys.stderr)
         return 1
     s = card["search"]
@@ -147,8 +156,12 @@ def main(argv=None) -> int:
     print(f"tune: {s['trials']} trials ({s['finished']} finished, {s['stoppedEarly']} stopped "
           f"early, {s['failed']} failed) in {s['wallSeconds']} s; cv rmse {s['cvRmse']}, "
           f"test rmse {card['metric']['value']}")
+    ev = card.get("evaluation")
+    if ev:
+        print(f"tune: rmse {ev['rmse']} on evaluation set {ev['name']} v{ev['version']} "
+              f"({ev['rows']} rows held out)")
     print(f"tune: wrote {os.path.join(args.out, 'model.onnx')} and model.json "
-          f"(version {card['version']})")
+          f"(version {card['version']}, run {card['run']['id']})")
     return 0
 
 

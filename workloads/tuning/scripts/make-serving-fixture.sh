@@ -3,6 +3,8 @@
 #   workloads/serving/test/fixtures/models/v1/{model.onnx,model.json}  small random forest
 #   workloads/serving/test/fixtures/models/v2/{model.onnx,model.json}  ridge: same features, lower rmse
 # Deterministic: fixed configs, seeds and SOURCE_DATE_EPOCH, so a re-run gives the same bytes.
+# Both hold out the shipped evaluation set (rayswarm_tuning/evalsets/diabetes-v1.json), so the
+# production gate accepts them and judges v2 over v1 on its rows.
 # Usage: workloads/tuning/scripts/make-serving-fixture.sh [output-folder]
 # Python: $PYTHON, else workloads/tuning/.venv/bin/python (run .ci/tuning.sh once to create it).
 set -euo pipefail
@@ -37,11 +39,18 @@ SOURCE_DATE_EPOCH="${v2_epoch}" "${python}" -m rayswarm_tuning.export \
   --family ridge --params '{"alpha": 1.0}' \
   --out "${out}/v2"
 
-# The fixtures must pass the same gate as production models: v1 first, then v2 over v1.
-"${python}" -m rayswarm_tuning.gate --candidate "${out}/v1"
-"${python}" -m rayswarm_tuning.gate --candidate "${out}/v2" --current "${out}/v1"
-if "${python}" -m rayswarm_tuning.gate --candidate "${out}/v1" --current "${out}/v2" 2>/dev/null; then
-  echo "make-serving-fixture: v1 should not be accepted over v2 (v2 must be better)" >&2
-  exit 1
-fi
+# The fixtures must pass the same gate as production models: v1 first, then v2 over v1, with
+# and without the evaluation set.
+eval_set="${tuning}/rayswarm_tuning/evalsets/diabetes-v1.json"
+for extra in "" "--eval-set ${eval_set}"; do
+  # shellcheck disable=SC2086 # ${extra} is two words or none
+  "${python}" -m rayswarm_tuning.gate --candidate "${out}/v1" ${extra}
+  # shellcheck disable=SC2086
+  "${python}" -m rayswarm_tuning.gate --candidate "${out}/v2" --current "${out}/v1" ${extra}
+  # shellcheck disable=SC2086
+  if "${python}" -m rayswarm_tuning.gate --candidate "${out}/v1" --current "${out}/v2" ${extra} 2>/dev/null; then
+    echo "make-serving-fixture: v1 should not be accepted over v2 (v2 must be better)" >&2
+    exit 1
+  fi
+done
 echo "make-serving-fixture: wrote ${out}/v1 and ${out}/v2"

@@ -46,7 +46,9 @@ def test_card_contents(models, diabetes):
     age = card["features"][0]
     assert (age["type"], age["min"], age["max"]) == ("float32", 19.0, 79.0)
     assert card["dataset"] == {"name": "builtin:diabetes", "fingerprint": diabetes.fingerprint,
-                               "rows": 442, "trainRows": 354, "testRows": 88, "seed": 42}
+                               "rows": 442, "trainRows": 354, "testRows": 88, "seed": 42,
+                               "heldOutRows": 0}  # export_model() holds nothing out unless told
+    assert "evaluation" not in card and card["run"]["id"].startswith("export-")
     assert card["metric"]["name"] == "rmse" and card["metric"]["higherIsBetter"] is False
     assert 40 < card["metric"]["value"] < 70
     assert card["model"] == {"family": "ridge", "params": {"alpha": 1.0}}

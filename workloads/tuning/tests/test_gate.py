@@ -188,8 +188,18 @@ def test_rejects_reordered_features(models, tmp_path):
     assert_rejected(run_gate(bad, models["worse"]), "same names, different order")
 
 
-def test_gate_needs_only_numpy_and_onnxruntime(models):
+FIXTURES = os.path.join(os.path.dirname(os.path.dirname(TUNING_DIR)), "workloads", "serving", "test",
+                        "fixtures", "models")
+
+
+@pytest.mark.parametrize("on_set", [False, True], ids=["cards", "evaluation-set"])
+def test_gate_needs_only_numpy_and_onnxruntime(models, on_set):
     """Run the gate with ray/sklearn/pandas/scipy/skl2onnx/onnx made unimportable."""
+    if on_set:  # the serving fixtures hold the set out; v2 is better on it
+        argv = ["--candidate", os.path.join(FIXTURES, "v2"), "--current", os.path.join(FIXTURES, "v1"),
+                "--eval-set", os.path.join(TUNING_DIR, "rayswarm_tuning", "evalsets", "diabetes-v1.json")]
+    else:
+        argv = ["--candidate", str(models["good"]), "--current", str(models["worse"])]
     code = (
         "import sys, runpy\n"
         "BLOCK = ('ray', 'sklearn', 'pandas', 'scipy', 'skl2onnx', 'onnx', 'joblib')\n"
@@ -198,8 +208,7 @@ def test_gate_needs_only_numpy_and_onnxruntime(models):
         "        if name.split('.')[0] in BLOCK:\n"
         "            raise ImportError('blocked for test: ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        f"sys.argv = ['gate', '--candidate', {str(models['good'])!r}, "
-        f"'--current', {str(models['worse'])!r}]\n"
+        f"sys.argv = ['gate'] + {argv!r}\n"
         "try:\n"
         "    runpy.run_module('rayswarm_tuning.gate', run_name='__main__')\n"
         "except SystemExit as e:\n"
@@ -210,6 +219,7 @@ def test_gate_needs_only_numpy_and_onnxruntime(models):
                           env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "ACCEPT" in proc.stdout
+    assert ("on evaluation set diabetes v1" in proc.stdout) == on_set
 
 
 def test_requirements_gate_is_minimal():
@@ -218,3 +228,135 @@ def test_requirements_gate_is_minimal():
                 if line.strip() and not line.startswith("#")]
     assert "numpy" in pins and "onnxruntime" in pins
     assert not {"ray", "scikit-learn", "skl2onnx", "pandas", "scipy"} & set(pins)
+
+
+# ---------- the evaluation set every production machine holds (--eval-set) ----------
+
+from rayswarm_tuning import evalset as evalsetlib  # noqa: E402
+
+EVAL_SET = os.path.join(TUNING_DIR, "rayswarm_tuning", "evalsets", "diabetes-v1.json")
+RIDGE = {"family": "ridge", "params": {"alpha": 1.0}}
+
+
+def run_gate_on_set(candidate, current=None, *extra, eval_set=EVAL_SET):
+    return run_gate(candidate, current, "--eval-set", str(eval_set), *extra)
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory, diabetes):
+    """The same configuration exported with different seeds (so different test splits), all with
+    the evaluation set held out: their cards' test RMSEs come from different rows."""
+    es = evalsetlib.load(EVAL_SET)
+    root = tmp_path_factory.mktemp("seeded")
+    out = {}
+    for seed in (4, 6):
+        card = export_model(diabetes, RIDGE, str(root / f"s{seed}"), seed=seed, eval_set=es)
+        out[seed] = {"dir": root / f"s{seed}", "card": card}
+    return out
+
+
+def test_the_shipped_evaluation_set_checks_out_and_is_held_out_of_training(diabetes, seeded):
+    es = evalsetlib.load(EVAL_SET)
+    assert (es.name, es.version, es.dataset, es.rows) == ("diabetes", 1, "builtin:diabetes", 88)
+    assert es.features == diabetes.feature_names
+    card = seeded[4]["card"]
+    assert card["evaluation"]["sha256"] == es.sha256 and card["evaluation"]["heldOut"] is True
+    assert card["dataset"]["heldOutRows"] == 88
+    assert card["dataset"]["trainRows"] + card["dataset"]["testRows"] == diabetes.rows - 88
+    assert card["run"]["id"].startswith("export-")
+
+
+def test_a_model_that_looks_better_on_its_own_split_but_is_worse_on_the_shared_set_is_rejected(seeded):
+    live, cand = seeded[4], seeded[6]
+    # its own split flatters seed 6 (lower test RMSE on the card) ...
+    assert cand["card"]["metric"]["value"] < live["card"]["metric"]["value"] - 3
+    # ... but on the shared rows it is worse; the gate says so with both scores on one line
+    assert cand["card"]["evaluation"]["rmse"] > live["card"]["evaluation"]["rmse"]
+    rc, out, err = run_gate_on_set(cand["dir"], live["dir"])
+    assert_rejected((rc, out, err), "candidate rmse ", " vs live ", "on evaluation set diabetes v1 (88 rows)",
+                    f"{cand['card']['evaluation']['rmse']:.4f}", f"{live['card']['evaluation']['rmse']:.4f}",
+                    "card's test rmse: candidate", "--allow-rollback")
+    print("gate (seed 6 over seed 4):", err.strip())
+    # the other way round the shared set says better, although its own card says worse
+    rc, out, err = run_gate_on_set(live["dir"], cand["dir"])
+    assert rc == 0, err
+    assert "ACCEPT" in out and "on evaluation set diabetes v1" in out
+    print("gate (seed 4 over seed 6):", out.strip())
+    # the legacy comparison of the cards' own numbers would have decided the opposite
+    assert run_gate(cand["dir"], live["dir"])[0] == 0
+
+
+def test_the_margin_is_relative_and_configurable(seeded):
+    live, cand = seeded[6], seeded[4]
+    gain = 1 - cand["card"]["evaluation"]["rmse"] / live["card"]["evaluation"]["rmse"]
+    assert 0.005 < gain < 0.05  # default margin 0.5 %: accepted (above)
+    rc, out, err = run_gate_on_set(cand["dir"], live["dir"], "--min-improvement", "0.05")
+    assert_rejected((rc, out, err), "not better by at least 5 %")
+    assert run_gate_on_set(cand["dir"], live["dir"], "--min-improvement", "1.5")[0] == 2
+
+
+def test_result_file_records_both_scores(seeded, tmp_path):
+    res = tmp_path / "gate.json"
+    rc, out, err = run_gate_on_set(seeded[4]["dir"], seeded[6]["dir"], "--result", str(res))
+    assert rc == 0, err
+    data = json.loads(res.read_text())
+    assert data["decision"] == "accept" and data["evalSet"]["sha256"] == evalsetlib.load(EVAL_SET).sha256
+    assert data["candidate"]["score"] == pytest.approx(seeded[4]["card"]["evaluation"]["rmse"], abs=1e-3)
+    assert data["current"]["score"] == pytest.approx(seeded[6]["card"]["evaluation"]["rmse"], abs=1e-3)
+
+
+def test_rollback_still_works_on_the_set(seeded):
+    rc, out, err = run_gate_on_set(seeded[6]["dir"], seeded[4]["dir"], "--allow-rollback")
+    assert rc == 0, err
+    assert "rollback allowed" in out
+
+
+def test_a_model_for_another_dataset_is_refused(tmp_path):
+    other = load_dataset("builtin:friedman1", "target")
+    export_model(other, RIDGE, str(tmp_path / "friedman"))
+    assert_rejected(run_gate_on_set(tmp_path / "friedman"),
+                    "candidate is a model for dataset builtin:friedman1",
+                    "evaluation set diabetes v1 of builtin:diabetes")
+
+
+def test_a_model_for_another_datasets_features_is_refused_even_if_it_claims_the_name(tmp_path):
+    other = load_dataset("builtin:friedman1", "target")
+    export_model(other, RIDGE, str(tmp_path / "friedman"))
+    es = evalsetlib.load(EVAL_SET)
+
+    def claim(card):  # a card that lies about its dataset and held-out set
+        card["dataset"]["name"] = "builtin:diabetes"
+        card["evaluation"] = {**es.summary(), "heldOut": True}
+
+    edit_card(tmp_path / "friedman", claim)
+    assert_rejected(run_gate_on_set(tmp_path / "friedman"), "takes features ['x0'",
+                    "a model for another dataset's features")
+
+
+def test_a_model_trained_on_the_evaluation_rows_is_refused(models, tmp_path):
+    # models["good"] was exported without holding the set out
+    assert "evaluation" not in models["cards"]["good"]
+    assert_rejected(run_gate_on_set(models["good"]), "was not trained with evaluation set diabetes v1",
+                    "its card names no held-out set")
+
+
+def test_a_corrupt_evaluation_set_rejects_everything(seeded, tmp_path):
+    bad = tmp_path / "evalsets"
+    shutil.copytree(os.path.dirname(EVAL_SET), bad)
+    csv = bad / "diabetes-v1.csv"
+    csv.write_text(csv.read_text().replace("138.0", "139.0", 1))
+    assert_rejected(run_gate_on_set(seeded[4]["dir"], eval_set=bad / "diabetes-v1.json"),
+                    "evaluation set is unusable", "corrupt or edited")
+    assert_rejected(run_gate_on_set(seeded[4]["dir"], None, "--eval-sha256", "0" * 64),
+                    "this machine was set up with 000000000000")
+
+
+def test_committed_evaluation_set_regenerates_identically(tmp_path):
+    env = dict(os.environ, PYTHONPATH=TUNING_DIR)
+    proc = subprocess.run([sys.executable, "-m", "rayswarm_tuning.evalset", "make", "--name", "diabetes",
+                           "--version", "1", "--rows", "88", "--seed", "20261201", "--out", str(tmp_path)],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    for name in ("diabetes-v1.csv", "diabetes-v1.json"):
+        with open(os.path.join(os.path.dirname(EVAL_SET), name), "rb") as fh:
+            assert (tmp_path / name).read_bytes() == fh.read(), name

@@ -6,10 +6,12 @@ import time
 
 import pytest
 
-from conftest import run_gate
+from conftest import TUNING_DIR, run_gate
 
 import ray  # noqa: E402  (a missing install must fail, never skip)
 from rayswarm_tuning import tune as tuning  # noqa: E402
+
+EVAL_SET = f"{TUNING_DIR}/rayswarm_tuning/evalsets/diabetes-v1.json"
 
 
 def test_ray_is_the_pinned_version():
@@ -47,9 +49,17 @@ def test_tiny_search_finishes_fast_and_passes_the_gate(local_ray, tmp_path, mode
     assert card["model"]["family"] in ("ridge", "elasticnet", "random_forest",
                                        "hist_gradient_boosting")
     assert math.isfinite(card["metric"]["value"]) and card["metric"]["value"] < 80
+    # the evaluation set was held out of the search and the fit; the card says which job made it
+    assert card["evaluation"]["name"] == "diabetes" and card["evaluation"]["rows"] == 88
+    assert card["dataset"]["heldOutRows"] == 88
+    assert card["dataset"]["trainRows"] + card["dataset"]["testRows"] == 442 - 88
+    assert re.match(r"^tune-\d{8}T\d{6}Z-s42-[0-9a-f]{4}$", card["run"]["id"]), card["run"]
+    assert "on evaluation set diabetes v1 (88 rows held out)" in captured.out
     # the gate accepts it as a first model, and compares it with the other models
     rc, stdout, stderr = run_gate(out)
     assert rc == 0, stderr
+    rc, stdout, stderr = run_gate(out, None, "--eval-set", EVAL_SET)
+    assert rc == 0 and "on evaluation set diabetes v1" in stdout, stderr
     rc, stdout, stderr = run_gate(out, models["worse"])
     assert rc == 0, stderr
 

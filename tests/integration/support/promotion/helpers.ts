@@ -113,13 +113,35 @@ export interface Production {
   current(): string;
   versions(): string[];
   log(): string[];
+  /** The registry's history: one record per switch of `current` (<root>/history.jsonl). */
+  history(): HistoryEntry[];
 }
 
-/** A production machine's side, as the current user: bare repo + hooks + model root. */
-export function production(base: string, name: string, keep: number, python: string): Production {
+export interface HistoryEntry {
+  version: string;
+  kind: "promote" | "rollback";
+  previous: string | null;
+  commit: string;
+  at: string;
+  host: string;
+  gate: {
+    candidate: { version: string; score: number };
+    current: { version: string; score: number | null } | null;
+    evalSet: { sha256: string };
+  } | null;
+}
+
+/** The evaluation set shipped with the tuning package (what the program gives production machines). */
+export const EVAL_SET = path.join(TUNING_SRC, "rayswarm_tuning/evalsets/diabetes-v1.json");
+
+/**
+ * A production machine's side, as the current user: bare repo + hooks + model root. `env`:
+ * install-hooks.sh's optional settings (PROMOTION_EVAL_SET, PROMOTION_MIN_IMPROVEMENT, ...).
+ */
+export function production(base: string, name: string, keep: number, python: string, env: NodeJS.ProcessEnv = {}): Production {
   const repo = path.join(base, `${name}.git`);
   const root = path.join(base, `${name}-models`);
-  ok(path.join(SCRIPTS, "install-hooks.sh"), [repo, root, String(keep), python, TUNING_SRC]);
+  ok(path.join(SCRIPTS, "install-hooks.sh"), [repo, root, String(keep), python, TUNING_SRC], { env });
   return {
     repo,
     root,
@@ -132,6 +154,15 @@ export function production(base: string, name: string, keep: number, python: str
     },
     versions() {
       return fs.readdirSync(path.join(root, "versions")).sort();
+    },
+    history() {
+      const f = path.join(root, "history.jsonl");
+      if (!fs.existsSync(f)) return [];
+      return fs
+        .readFileSync(f, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as HistoryEntry);
     },
     log() {
       const f = path.join(repo, "promotion.log");

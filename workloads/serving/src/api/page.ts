@@ -1,4 +1,5 @@
 import type { ModelCard } from '../model/card';
+import type { Registry } from '../model/registry';
 import { allowedRange, type RangePolicy } from '../validation';
 
 const esc = (s: string): string =>
@@ -11,10 +12,29 @@ const fmt = (n: number): string => String(Number(n.toPrecision(6)));
  * submitted as JSON to POST /v1/predictions?wait=…; shows the prediction and the model version.
  * Self-contained: inline CSS and JS, no external assets.
  */
-export function renderPage(card: ModelCard | undefined, policy: RangePolicy, waitMs: number): string {
+/** The live version and the last few promotions of this machine's registry (GET /v1/models has all). */
+export function renderRegistry(reg: Registry | undefined, last = 5): string {
+  if (!reg) return '';
+  const score = (n: number | null) => (n === null ? '–' : fmt(n));
+  const rows = reg.history
+    .slice(0, last)
+    .map((h) => {
+      const what = h.kind === 'rollback' ? 'rollback to' : 'promoted';
+      const g = h.gate;
+      const gate = g && g.score !== null ? `${esc(g.metric)} ${score(g.score)} (live was ${score(g.liveScore)})` : '';
+      return `<tr class="promotion ${h.kind}"><td>${esc(h.at)}</td><td>${what}</td><td><code>${esc(h.version)}</code></td><td>${gate}</td></tr>`;
+    })
+    .join('\n');
+  return `<section id="registry"><h2>Models on this machine</h2>
+<p>Live: <code id="registry-live">${esc(reg.live ?? 'none')}</code> · ${reg.versions.length} version(s) kept · <a href="/v1/models">/v1/models</a></p>
+${rows ? `<table id="promotions"><thead><tr><th>when (UTC)</th><th></th><th>version</th><th>gate score on the evaluation set</th></tr></thead><tbody>\n${rows}\n</tbody></table>` : '<p>No promotion recorded yet.</p>'}
+</section>`;
+}
+
+export function renderPage(card: ModelCard | undefined, policy: RangePolicy, waitMs: number, registry?: Registry): string {
   if (!card) {
     return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>rayswarm prediction</title></head>
-<body><h1>rayswarm prediction</h1><p id="error">No model is loaded yet. Try again shortly.</p></body></html>`;
+<body><h1>rayswarm prediction</h1><p id="error">No model is loaded yet. Try again shortly.</p>${renderRegistry(registry)}</body></html>`;
   }
   const fields = card.features
     .map((f) => {
@@ -35,6 +55,9 @@ label{display:flex;flex-direction:column}label span{font-weight:600}small{color:
 button{grid-column:1/-1;padding:.6rem;font-size:1rem}
 #result{margin-top:1.5rem;padding:1rem;background:#f3f6fa;border-radius:6px;min-height:1.5rem}
 .err{color:#a00}
+#registry{margin-top:2rem;font-size:.9rem}#registry table{border-collapse:collapse;width:100%}
+#registry td,#registry th{text-align:left;padding:.2rem .4rem;border-bottom:1px solid #ddd}
+.rollback td:nth-child(2){color:#a60}
 </style></head>
 <body>
 <h1>Predict ${esc(card.target)}</h1>
@@ -44,6 +67,7 @@ ${fields}
 <button type="submit" id="submit">Predict</button>
 </form>
 <div id="result" aria-live="polite"></div>
+${renderRegistry(registry)}
 <script>
 (function () {
   var form = document.getElementById('predict-form');

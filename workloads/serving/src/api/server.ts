@@ -13,6 +13,7 @@ import type { GroupMessage, TaskItem } from '../task';
 import { Coalescer } from './coalescer';
 import { RequestInvalid, validatePredictionRequest, type RangePolicy } from '../validation';
 import { renderPage } from './page';
+import { readRegistry } from '../model/registry';
 
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
@@ -260,6 +261,10 @@ export async function startApi(cfg: Config, log: Logger): Promise<ApiHandle> {
     };
   });
 
+  // The registry of this machine: every version in MODEL_DIR/versions, which one is live and
+  // the promotion history the hooks append (model/registry.ts).
+  app.get('/v1/models', async () => readRegistry(cfg.modelDir));
+
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
     const checks = { broker: brokerUp(), backend: store.ready, model: follower.current !== undefined };
@@ -267,7 +272,7 @@ export async function startApi(cfg: Config, log: Logger): Promise<ApiHandle> {
     return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks });
   });
   app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
-  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'self'; img-src 'self' data:; script-src 'unsafe-inline'; style-src 'unsafe-inline'").send(renderPage(follower.current?.card, policy, Math.min(cfg.maxWaitMs, 10000))));
+  app.get('/', async (_req, reply) => reply.type('text/html; charset=utf-8').header('content-security-policy', "default-src 'self'; img-src 'self' data:; script-src 'unsafe-inline'; style-src 'unsafe-inline'").send(renderPage(follower.current?.card, policy, Math.min(cfg.maxWaitMs, 10000), readRegistry(cfg.modelDir))));
 
   await app.listen({ host: cfg.host, port: cfg.port });
 

@@ -1,6 +1,6 @@
 /** Real-server test harness: private RabbitMQ + Redis, a model dir, API/worker child processes. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import amqplib from 'amqplib';
@@ -36,6 +36,30 @@ export class ModelDir {
     const tmp = join(this.dir, `.current-${process.pid}-${Date.now()}`);
     symlinkSync(`versions/${v}`, tmp);
     renameSync(tmp, join(this.dir, 'current'));
+  }
+  /**
+   * What the production post-receive hook does after the gate accepted `v`: switch `current`
+   * and append the history line, with the hooks' own writer (history_append in
+   * scripts/promotion/hooks/promotion-lib.sh; `gate` = the gate's --result JSON).
+   */
+  promote(v: string, kind: 'promote' | 'rollback', commit: string, gate: unknown): void {
+    const previous = this.live();
+    this.switchTo(v);
+    const result = join(this.dir, `.gate-${Date.now()}.json`);
+    writeFileSync(result, JSON.stringify(gate));
+    const lib = join(ROOT, '..', '..', 'scripts', 'promotion', 'hooks', 'promotion-lib.sh');
+    execFileSync('bash', ['-c', `. "$1" && shift && history_append "$@"`, 'promote', lib, this.dir, v, kind, previous, commit, result], {
+      env: { ...process.env, GATE_PYTHON: 'python3', GIT_DIR: this.dir },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    rmSync(result);
+  }
+  live(): string {
+    try {
+      return readlinkSync(join(this.dir, 'current')).split('/').pop() as string;
+    } catch {
+      return '';
+    }
   }
   remove(v: string): void {
     rmSync(join(this.dir, 'versions', v), { recursive: true, force: true });
