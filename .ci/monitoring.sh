@@ -63,8 +63,7 @@ cat >"$OUT_DIR/topology.json" <<'EOF'
   "relayTarget": "127.0.0.1:19091",
   "ports": { "prometheus": 19090, "alertmanager": 19093, "nodeExporter": 19100, "ray": 18090 },
   "webhook": true,
-  "scrapeInterval": "2s",
-  "expectations": { "rayNodes": 1 }
+  "scrapeInterval": "2s"
 }
 EOF
 "$ROOT/node_modules/.bin/ts-node" --transpile-only components/monitoring/cli.ts "$gen" "$OUT_DIR/topology.json" >/dev/null

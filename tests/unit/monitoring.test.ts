@@ -11,11 +11,13 @@ import * as command from "@pulumi/command";
 import type { Host } from "../../components/host";
 import type { Role } from "../../stacks/schema";
 import { buildStackFile } from "../../components/serving";
+import { RAY_METRICS_PORT } from "../../components/openstack";
 import {
   expectationRules,
   Monitoring,
   MonitoringArgs,
   monitoringArgsProblem,
+  MONITORING_PORTS,
   PREDICTION_QUEUE,
   WEBHOOK_PLACEHOLDER,
 } from "../../components/monitoring";
@@ -182,7 +184,7 @@ describe.each([DEV, PROD])("Monitoring on the $stack layout", (l) => {
     }
   });
 
-  test("every Ray machine's metrics export is scraped; the expected Ray node count is the topology's", async () => {
+  test("every Ray machine's metrics export is scraped; no Ray node count is generated (the target files are the count)", async () => {
     const ray = l.machines.filter((m) => m.role === "ray-head" || m.role === "ray-worker");
     for (const m of l.machines) {
       const file = (await targetFiles(m.name))[`/etc/prometheus/targets/ray/${m.name}.json`];
@@ -190,7 +192,14 @@ describe.each([DEV, PROD])("Monitoring on the $stack layout", (l) => {
       else expect(file).toBeUndefined();
     }
     const stage = await text(run.byName(`${l.stack}-monitoring-config`).props.stdin);
-    expect(stage.value).toContain(`record: rayswarm:expected_ray_nodes\n        expr: vector(${ray.length})`);
+    // One port, three places: Ray's start line, the security group, the scrape target.
+    expect(fs.readFileSync(path.join(ROOT, "scripts/host/common.sh"), "utf8")).toContain(`--metrics-export-port ${MONITORING_PORTS.ray} `);
+    expect(RAY_METRICS_PORT).toBe(MONITORING_PORTS.ray);
+    expect(stage.value).not.toContain("expected_ray_nodes");
+    // RayNodesMissing compares Ray's own count with the ray targets (one file per Ray machine).
+    expect(fs.readFileSync(path.join(ROOT, "components/monitoring/rules/ray.yml"), "utf8")).toContain(
+      'expr: (sum(ray_cluster_active_nodes{job="ray"}) or vector(0)) < count(up{job="ray"})',
+    );
     expect(stage.value).toContain(`record: rayswarm:expected_worker_replicas\n        expr: vector(3)`);
   });
 
@@ -359,12 +368,12 @@ describe("without a webhook and without serving", () => {
 });
 
 describe("without Ray metrics (no ray[default] on the Ray machines)", () => {
-  test("no ray job, no ray target files, and the expected Ray node count is 0 so RayNodesMissing stays quiet", async () => {
+  test("no ray job and no ray target files, so RayNodesMissing (which counts the ray targets) stays quiet", async () => {
     const run = await runProgram("dev", {}, programFor(DEV, { rayMetrics: false }));
     const prom = yaml.load((await text(run.outputs.prometheusConfig)).value) as { scrape_configs: Scrape[] };
     expect(prom.scrape_configs.map((j) => j.job_name)).toEqual(["prometheus", "alertmanager", "node", "swarm-relay"]);
     const stage = await text(run.byName("dev-monitoring-config").props.stdin);
-    expect(stage.value).toContain("record: rayswarm:expected_ray_nodes\n        expr: vector(0)");
+    expect(stage.value).not.toContain("expected_ray_nodes");
     const head = await text(run.byName("dev-monitoring-target-dev-ray-head").props.stdin);
     expect(head.value).toContain("/etc/prometheus/targets/node/dev-ray-head.json");
     expect(head.value).not.toContain("/targets/ray/");
@@ -372,6 +381,26 @@ describe("without Ray metrics (no ray[default] on the Ray machines)", () => {
 });
 
 describe("scale-out", () => {
+  test("a new Ray worker adds its own steps (its node and ray target files among them) and changes no existing one", async () => {
+    const inputs = async (l: Layout) =>
+      Object.fromEntries((await runProgram("dev", {}, programFor(l))).ofType(CMD).map((r) => [r.name, JSON.stringify(r.inputs)]));
+    const before = await inputs(DEV);
+    const bigger: Layout = {
+      stack: "dev",
+      machines: [...DEV.machines, { name: "dev-ray-worker-1", role: "ray-worker", address: "10.42.0.98" }],
+    };
+    const after = await inputs(bigger);
+    expect(Object.keys(before).filter((k) => before[k] !== after[k])).toEqual([]);
+    expect(
+      Object.keys(after)
+        .filter((k) => !(k in before))
+        .sort(),
+    ).toEqual(["node-exporter", "scripts", "stop", "target"].map((s) => `dev-monitoring-${s}-dev-ray-worker-1`));
+    const target = after["dev-monitoring-target-dev-ray-worker-1"];
+    expect(target).toContain("/etc/prometheus/targets/ray/dev-ray-worker-1.json");
+    expect(target).toContain("10.42.0.98:8090");
+  });
+
   test("a new swarm worker adds its own steps (scripts, exporter, model metric, target file) and changes no existing one", async () => {
     const inputs = async (l: Layout) =>
       Object.fromEntries(
@@ -434,7 +463,6 @@ describe("rules and the workloads they watch", () => {
     expect(fixture).toEqual(
       expectationRules({
         stack: "dev",
-        rayNodes: 2,
         workerReplicas: 2,
         apiReplicas: 2,
         queueDepth: 1000,
