@@ -64,7 +64,7 @@ export function checkReading(text: string, outDir: string): string {
   const rootSize = size.find((s) => s.labels.mountpoint === "/");
   const rootAvail = avail.find((s) => s.labels.mountpoint === "/");
   if (!rootSize || !rootAvail) throw new Error(`the reading has no filesystem series of / (measured: ${mounts.join(" ") || "none"})`);
-  const labels = { ...rootSize.labels, job: "node", instance: INSTANCE };
+  const labels: Record<string, string> = { ...rootSize.labels, job: "node", instance: INSTANCE };
   const percent = 100 * (1 - rootAvail.value / rootSize.value);
   const hold = (v: number) => `${v}x10`;
   const input = (availBytes: number) => [
