@@ -3,7 +3,9 @@
  * configuration covers every machine and service of a topology, everything listens on
  * private addresses, and the webhook URL and the Redis password stay Pulumi secrets.
  */
+import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
@@ -14,11 +16,14 @@ import { buildStackFile } from "../../components/serving";
 import { RAY_METRICS_PORT } from "../../components/openstack";
 import {
   expectationRules,
+  hashFiles,
   Monitoring,
   MonitoringArgs,
   monitoringArgsProblem,
   MONITORING_PORTS,
   PREDICTION_QUEUE,
+  readMonitoringScripts,
+  readRulesAndConsoles,
   WEBHOOK_PLACEHOLDER,
 } from "../../components/monitoring";
 import { RunResult, runProgram, unwrap } from "./support/harness";
@@ -418,6 +423,41 @@ describe("scale-out", () => {
         .filter((k) => !(k in before))
         .sort(),
     ).toEqual(["model-metric", "node-exporter", "scripts", "stop", "target"].map((s) => `dev-monitoring-${s}-dev-swarm-worker-1`));
+  });
+});
+
+describe("the monitoring's files are what git tracks (like the bundle)", () => {
+  test("an untracked or ignored file and the checkout's path change no hash; a tracked edit does", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-monfiles-"));
+    const hashes = (root: string) => [hashFiles(readMonitoringScripts(root)), hashFiles(readRulesAndConsoles(root))];
+    try {
+      for (const sub of ["scripts/host", "scripts/monitoring", "components/monitoring/rules", "components/monitoring/consoles"])
+        fs.cpSync(path.join(ROOT, sub), path.join(dir, sub), { recursive: true });
+      fs.writeFileSync(path.join(dir, ".gitignore"), "*.log.sh\n");
+      execFileSync("git", ["init", "-q", dir]);
+      execFileSync("git", ["-C", dir, "add", "-A"]);
+      const h0 = hashes(dir);
+      expect(h0).toEqual(hashes(ROOT));
+      fs.writeFileSync(path.join(dir, "scripts/monitoring/scratch.sh"), "#!/usr/bin/env bash\n");
+      fs.writeFileSync(path.join(dir, "scripts/monitoring/debug.log.sh"), "ignored\n");
+      fs.writeFileSync(path.join(dir, "components/monitoring/rules/local-only.yml"), "groups: []\n");
+      fs.writeFileSync(path.join(dir, "components/monitoring/consoles/draft.html"), "<p>draft</p>\n");
+      expect(hashes(dir)).toEqual(h0);
+      expect(readMonitoringScripts(dir).map((f) => f.path)).not.toContain("scratch.sh");
+      const moved = `${dir}-moved`;
+      fs.renameSync(dir, moved);
+      expect(hashes(moved)).toEqual(h0);
+      fs.renameSync(moved, dir);
+      fs.appendFileSync(path.join(dir, "scripts/monitoring/node-exporter.sh"), "\n# edit\n");
+      fs.appendFileSync(path.join(dir, "components/monitoring/rules/ray.yml"), "\n# edit\n");
+      const h1 = hashes(dir);
+      expect(h1[0]).not.toBe(h0[0]);
+      expect(h1[1]).not.toBe(h0[1]);
+      // rules/tests (promtool fixtures) never go to the machine.
+      expect(readRulesAndConsoles(dir).some((f) => f.path.includes("tests/"))).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
