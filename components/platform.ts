@@ -158,10 +158,9 @@ export class Platform extends pulumi.ComponentResource {
           retention: cfg.monitoring.retention,
           webhookUrl: cfg.monitoring.webhookUrl,
           bastion: args.bastion,
-          // Off: workloads/tuning/requirements.txt pins ray[tune] without ray[default], and Ray
-          // only exports metrics (port 8090) with ray[default]. So no `ray` job and
-          // RayNodesMissing stays quiet; turn it on together with ray[default].
-          rayMetrics: false,
+          // Ray's metrics export (8090, RAY_FIXED_PORTS) needs ray[default]: the tuning
+          // requirements pin ray[default,tune] and its dependencies.
+          rayMetrics: true,
         },
         { parent: this },
       );

@@ -38,8 +38,9 @@ export interface BundleFile {
 /**
  * The files git tracks under `dir` (relative to it, in git's byte order) with their index modes.
  * What git ignores (venvs, caches, build output) and where the checkout lives never reach a hash.
+ * `who` names the caller in the error (readBundle, the monitoring's files).
  */
-function trackedFiles(sourceRoot: string, dir: string): { rel: string; executable: boolean }[] {
+export function trackedFiles(sourceRoot: string, dir: string, who = "readBundle"): { rel: string; executable: boolean }[] {
   let out: string;
   try {
     out = execFileSync("git", ["-C", sourceRoot, "ls-files", "-s", "-z", "--", dir], {
@@ -48,7 +49,7 @@ function trackedFiles(sourceRoot: string, dir: string): { rel: string; executabl
     });
   } catch (e) {
     throw new Error(
-      `readBundle: cannot list the files git tracks in ${sourceRoot} (${(e as Error).message.split("\n")[0]}): the bundle is made from a git checkout`,
+      `${who}: cannot list the files git tracks in ${sourceRoot} (${(e as Error).message.split("\n")[0]}): the bundle is made from a git checkout`,
     );
   }
   return out

@@ -40,7 +40,6 @@ export const DEV_TOPOLOGY: CliTopology = {
 };
 
 export function renderTopology(out: string, t: CliTopology): string[] {
-  const rayNodes = t.machines.filter((m) => m.roles.includes("ray-head") || m.roles.includes("ray-worker")).length;
   const files = orchestrationFiles({
     prometheus: {
       stack: t.stack,
@@ -50,7 +49,7 @@ export function renderTopology(out: string, t: CliTopology): string[] {
       scrapeInterval: t.scrapeInterval,
     },
     webhook: t.webhook ?? false,
-    expectations: { stack: t.stack, rayNodes, apiReplicas: 2, workerReplicas: 2, ...DEFAULT_THRESHOLDS, ...(t.expectations ?? {}) },
+    expectations: { stack: t.stack, apiReplicas: 2, workerReplicas: 2, ...DEFAULT_THRESHOLDS, ...(t.expectations ?? {}) },
   });
   for (const m of t.machines)
     for (const f of machineTargets(m, { ports: t.ports })) files.push({ path: `targets/${f.path}`, content: f.content, mode: "0644" });

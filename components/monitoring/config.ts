@@ -66,7 +66,7 @@ export interface PrometheusSettings {
   readonly stack: string;
   /** Private address of the orchestration machine: Prometheus and Alertmanager listen there. */
   readonly listenAddress: string;
-  /** Scrape Ray's metrics export on the Ray machines (needs ray[default] there). Default: true. */
+  /** Scrape Ray's metrics export on the Ray machines (needs ray[default] there: the tuning requirements pin it). Default: true. */
   readonly rayMetrics?: boolean;
   /** Address:port of the in-swarm relay's /federate (absent: no swarm scraping). */
   readonly relayTarget?: string;
@@ -84,7 +84,7 @@ const federateMatch = `{job=~"${SWARM_JOBS.join("|")}"}`;
 export const targetFilePath = (job: MachineJob, machine: string) => `${PROMETHEUS_PATHS.targetsDir}/${job}/${machine}.json`;
 
 export interface MachineTargetSettings {
-  /** Scrape Ray's metrics export on the Ray machines (needs ray[default] there). Default: true. */
+  /** Scrape Ray's metrics export on the Ray machines (needs ray[default] there: the tuning requirements pin it). Default: true. */
   readonly rayMetrics?: boolean;
   readonly ports?: Partial<MonitoringPorts>;
 }
@@ -213,8 +213,6 @@ export function alertmanagerConfig(s: AlertmanagerSettings): Record<string, unkn
 export interface Expectations {
   /** Stack name, shown on the operator page (`rayswarm:stack_info{stack}`). */
   readonly stack: string;
-  /** Ray nodes (head + workers) that should report. */
-  readonly rayNodes: number;
   /** Worker replicas that should consume the prediction queue. */
   readonly workerReplicas: number;
   /** API replicas that should answer. */
@@ -234,7 +232,9 @@ export const DEFAULT_THRESHOLDS: Thresholds = { queueDepth: 1000, queueWaitSecon
 
 /**
  * The topology's numbers as recording rules (`rayswarm:expected_*`, `rayswarm:threshold_*`),
- * so the alert rules in rules/*.yml stay static files that promtool tests.
+ * so the alert rules in rules/*.yml stay static files that promtool tests. No machine count is
+ * here: the configured machines are the file_sd targets (`count(up{job="ray"})`), one file per
+ * machine, so a new machine adds a step and changes not this file (scale-out only adds).
  */
 export function expectationRules(e: Expectations): Record<string, unknown> {
   const rec = (record: string, value: number) => ({ record, expr: `vector(${value})` });
@@ -244,7 +244,6 @@ export function expectationRules(e: Expectations): Record<string, unknown> {
         name: "rayswarm-expectations",
         rules: [
           { record: "rayswarm:stack_info", expr: "vector(1)", labels: { stack: e.stack } },
-          rec("rayswarm:expected_ray_nodes", e.rayNodes),
           rec("rayswarm:expected_worker_replicas", e.workerReplicas),
           rec("rayswarm:expected_api_replicas", e.apiReplicas),
           rec("rayswarm:threshold_queue_depth", e.queueDepth),

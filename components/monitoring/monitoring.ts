@@ -76,9 +76,9 @@ export interface MonitoringArgs {
    */
   readonly bastion: { readonly ssh: pulumi.Input<string> };
   /**
-   * Scrape Ray's metrics export (port 8090 on every Ray machine, RayNodesMissing). Ray only
-   * exports metrics when `ray[default]` is installed. Default: true. The platform passes false:
-   * the tuning requirements pin ray[tune] without ray[default].
+   * Scrape Ray's metrics export (port 8090 on every Ray machine, scripts/host/common.sh
+   * RAY_FIXED_PORTS; RayNodesMissing). Ray only exports metrics when `ray[default]` is installed
+   * (the tuning requirements pin it). Default: true.
    */
   readonly rayMetrics?: boolean;
   /** Extra resources to wait for before starting (e.g. Ray ready, so Ray's metrics exist). */
@@ -291,10 +291,10 @@ export class Monitoring extends pulumi.ComponentResource {
     const promDoc = promSettings.apply(prometheusConfig);
     this.prometheusConfig = promDoc.apply(renderYaml);
     this.alertmanagerConfig = renderYaml(alertmanagerConfig({ webhook: args.webhookUrl !== undefined }));
-    const rayNodes = args.rayMetrics === false ? 0 : args.hosts.filter((h) => hasRole(h, "ray-head") || hasRole(h, "ray-worker")).length;
+    // No machine count in the expectations: RayNodesMissing counts the ray target files, so a new
+    // Ray worker adds its target step and leaves this config step as it is.
     const expectations = {
       stack: args.stack,
-      rayNodes,
       apiReplicas: serving?.apiReplicas ?? 0,
       workerReplicas: serving?.workerReplicas ?? 0,
       ...thresholds,

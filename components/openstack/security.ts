@@ -49,8 +49,13 @@ export const RAY_PORTS = {
   nodeManager: 6380,
   objectManager: 6381,
   dashboardAgent: 52365,
-  metrics: 8090,
 };
+/**
+ * Ray's metrics export on every Ray node (common.sh RAY_FIXED_PORTS --metrics-export-port; the
+ * monitoring's `ray` job, components/monitoring MONITORING_PORTS.ray). Not between Ray nodes:
+ * only the bastion's Prometheus reads it.
+ */
+export const RAY_METRICS_PORT = 8090;
 export const RAY_WORKER_PORTS: readonly [number, number] = [10002, 10999];
 export const SWARM_PORTS = { management: 2377, gossip: 7946, overlay: 4789 };
 export const RABBITMQ_PORT = 5672;
@@ -103,7 +108,6 @@ export function topologyRules(a: TopologyRulesArgs): RuleSpec[] {
     ray("Ray GCS", "tcp", RAY_PORTS.gcs),
     ray("Ray node manager and object manager", "tcp", RAY_PORTS.nodeManager, RAY_PORTS.objectManager),
     ray("Ray dashboard (reach it with an SSH tunnel)", "tcp", RAY_PORTS.dashboard),
-    ray("Ray metrics export", "tcp", RAY_PORTS.metrics),
     ray("Ray client server", "tcp", RAY_PORTS.client),
     ray("Ray worker ports", "tcp", a.rayWorkerPorts[0], a.rayWorkerPorts[1]),
     ray("Ray dashboard agent (http, grpc) and runtime-env agent", "tcp", RAY_PORTS.dashboardAgent, RAY_PORTS.dashboardAgent + 2),
@@ -151,6 +155,18 @@ export function topologyRules(a: TopologyRulesArgs): RuleSpec[] {
       protocol: "tcp",
       portMin: 9100,
       portMax: 9100,
+      remoteGroup: "bastion",
+      ethertype: "IPv4",
+    },
+    {
+      // Ray binds its metrics export on every address (its reporter agent takes no bind
+      // address), so this rule is what keeps it inside: from the bastion only, not even from
+      // the other Ray machines (nothing of Ray's own reads it).
+      group: "ray",
+      description: "Ray metrics export, from the bastion",
+      protocol: "tcp",
+      portMin: RAY_METRICS_PORT,
+      portMax: RAY_METRICS_PORT,
       remoteGroup: "bastion",
       ethertype: "IPv4",
     },

@@ -24,7 +24,15 @@ apt_install_pinned prometheus-node-exporter "$version"
 install -d -m 0755 -o prometheus -g prometheus /var/lib/prometheus/node-exporter
 
 changed=false
+# Filesystems: the package's defaults minus `overlay`, so a container's root (the local
+# environment's machines are containers; / is overlay there) is measured like a VM's ext4 one.
+# Docker's own overlay mounts stay out by mount point (/var/lib/docker/...), and so do the
+# files Docker bind-mounts into a container (/etc/hostname, /etc/hosts, /etc/resolv.conf).
+# No spaces, quotes or backslashes (systemd drops a backslash in /etc/default): ARGS is word-split as is.
+fs_types='^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)($|/)'
+mount_points='^/(dev|proc|run|sys|mnt|media|var/lib/docker/.+|var/lib/containers/storage/.+|etc/hostname|etc/hosts|etc/resolv.conf)($|/)'
 args="--web.listen-address=$addr:$port --collector.textfile.directory=/var/lib/prometheus/node-exporter"
+args+=" --collector.filesystem.fs-types-exclude=$fs_types --collector.filesystem.mount-points-exclude=$mount_points"
 if write_if_changed /etc/default/prometheus-node-exporter 0644 <<<"# managed by rayswarm (scripts/monitoring/node-exporter.sh)
 ARGS=\"$args\""; then
   log "listening on $addr:$port"

@@ -513,6 +513,19 @@ describe("the whole platform on five node containers made by the program", () =>
       );
       console.log(`monitoring targets: ${targets.map((t) => `${t.labels.job}/${t.labels.instance}`).join(", ")}`);
       expect(targets.filter((t) => t.labels.job === "node")).toHaveLength(5);
+      // Ray's metrics export on both Ray machines, and Ray's own count of its nodes (RayNodesMissing)
+      expect(
+        targets
+          .filter((t) => t.labels.job === "ray")
+          .map((t) => t.labels.instance)
+          .sort(),
+      ).toEqual([CONTAINERS["ray-head"], CONTAINERS["ray-worker"]].sort());
+      await waitFor("Ray's head counts 2 active nodes", 120, async () => {
+        const r = await prom('sum(ray_cluster_active_nodes{job="ray"})');
+        return Number(r[0]?.value[1]) === 2 ? r : undefined;
+      });
+      // every machine (containers: / on overlay) has its root file system measured
+      expect(await prom('node_filesystem_size_bytes{job="node",mountpoint="/"}')).toHaveLength(5);
       // the relay's federated series: both APIs and both workers found through Swarm's DNS
       await waitFor("federated api and worker targets up", 180, async () => {
         const up = await prom('up{job=~"api|worker"} == 1');
@@ -537,6 +550,17 @@ describe("the whole platform on five node containers made by the program", () =>
         await page.goto(String(outputs.monitoringUrl));
         const text = await page.locator("body").innerText();
         expect(text).toContain(CONTAINERS["swarm-worker"]);
+        // the disk / column is a figure on every machine, not "–"
+        const disks = await page
+          .locator("table")
+          .first()
+          .locator("tr")
+          .evaluateAll((rows) =>
+            rows.slice(1).map((r) => (r as unknown as { cells: { textContent: string | null }[] }).cells[5]?.textContent?.trim()),
+          );
+        console.log(`monitoring page disk /: ${disks.join(", ")}`);
+        expect(disks).toHaveLength(5);
+        for (const d of disks) expect(d).toMatch(/^\d+ %$/);
         await page.screenshot({ path: path.join(work, "monitoring-page.png"), fullPage: true });
         console.log(`monitoring page screenshot: ${path.join(work, "monitoring-page.png")}`);
       } finally {

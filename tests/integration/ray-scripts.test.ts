@@ -2,7 +2,8 @@
  * scripts/host Ray scripts, for real: two node containers (rayswarm/node:dev, systemd
  * PID 1) as Ray head and worker. ray-install (the tuning workload's pinned
  * requirements.txt; as a file on the head, on stdin on the worker), ray-head,
- * ray-worker, ray-wait (2 nodes); second run changes nothing; the worker survives a
+ * ray-worker, ray-wait (2 nodes); second run changes nothing; both nodes export Prometheus
+ * metrics on 8090 (the head counts the nodes); the worker survives a
  * reboot (container restart: the unit is enabled); ray-stop on scale-in/delete.
  *
  * pip: PyPI answers here without cache headers, so pip's HTTP cache stores nothing.
@@ -110,6 +111,38 @@ test("ray-head + ray-worker form a 2-node cluster; second run changes nothing", 
   ]);
   expect(again.map((r) => r.changed)).toEqual([false, false, false]);
   expect(again[2].output).toEqual(["nodes=2"]);
+});
+
+// Ray's metrics export (RAY_FIXED_PORTS --metrics-export-port 8090, ray[default]'s metrics
+// agent) on both nodes, as the monitoring scrapes it: every node's /metrics, and on the head
+// the autoscaler's ray_cluster_active_nodes (one series per node: RayNodesMissing sums them).
+test("every Ray node exports Prometheus metrics on 8090; the head counts 2 active nodes", async () => {
+  const scrape = async (node: Node) => (await node.exec(["curl", "-fsS", "-m", "5", `http://${node.ip}:8090/metrics`])).stdout;
+  const activeNodes = (text: string) =>
+    text
+      .split("\n")
+      .filter((l) => l.startsWith("ray_cluster_active_nodes{"))
+      .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0);
+  const seen = await timings.time("metrics: both nodes answer, head reports 2 active nodes", async () => {
+    const deadline = Date.now() + 120_000;
+    let texts: string[] = [];
+    while (Date.now() < deadline) {
+      texts = await Promise.all([scrape(head), scrape(worker)]);
+      if (texts.every((t) => /^ray_node_cpu_count\{/m.test(t)) && activeNodes(texts[0]) === 2) break;
+      await new Promise((r) => setTimeout(r, 3000));
+    }
+    return texts;
+  });
+  const [h, w] = seen;
+  expect(h).toMatch(new RegExp(`^ray_node_cpu_count\\{[^}]*ip="${head.ip.replace(/\./g, "\\.")}"`, "m"));
+  expect(w).toMatch(new RegExp(`^ray_node_cpu_count\\{[^}]*ip="${worker.ip.replace(/\./g, "\\.")}"`, "m"));
+  expect(activeNodes(h)).toBe(2);
+  // Only the head runs the autoscaler monitor: a worker's export has no cluster count.
+  expect(activeNodes(w)).toBe(0);
+  // Ray binds the export on every address (reporter_agent: address "" unless the node IP is
+  // localhost); the cloud's security group is what limits it to the bastion.
+  const listening = await worker.mustExec(["ss", "-Hltn"]);
+  expect(listening).toMatch(/(0\.0\.0\.0|\*):8090\b/);
 });
 
 test("ray-wait fails naming the count it saw", async () => {

@@ -3,7 +3,9 @@
  * configuration covers every machine and service of a topology, everything listens on
  * private addresses, and the webhook URL and the Redis password stay Pulumi secrets.
  */
+import { execFileSync } from "child_process";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
@@ -11,12 +13,17 @@ import * as command from "@pulumi/command";
 import type { Host } from "../../components/host";
 import type { Role } from "../../stacks/schema";
 import { buildStackFile } from "../../components/serving";
+import { RAY_METRICS_PORT } from "../../components/openstack";
 import {
   expectationRules,
+  hashFiles,
   Monitoring,
   MonitoringArgs,
   monitoringArgsProblem,
+  MONITORING_PORTS,
   PREDICTION_QUEUE,
+  readMonitoringScripts,
+  readRulesAndConsoles,
   WEBHOOK_PLACEHOLDER,
 } from "../../components/monitoring";
 import { RunResult, runProgram, unwrap } from "./support/harness";
@@ -182,7 +189,7 @@ describe.each([DEV, PROD])("Monitoring on the $stack layout", (l) => {
     }
   });
 
-  test("every Ray machine's metrics export is scraped; the expected Ray node count is the topology's", async () => {
+  test("every Ray machine's metrics export is scraped; no Ray node count is generated (the target files are the count)", async () => {
     const ray = l.machines.filter((m) => m.role === "ray-head" || m.role === "ray-worker");
     for (const m of l.machines) {
       const file = (await targetFiles(m.name))[`/etc/prometheus/targets/ray/${m.name}.json`];
@@ -190,7 +197,14 @@ describe.each([DEV, PROD])("Monitoring on the $stack layout", (l) => {
       else expect(file).toBeUndefined();
     }
     const stage = await text(run.byName(`${l.stack}-monitoring-config`).props.stdin);
-    expect(stage.value).toContain(`record: rayswarm:expected_ray_nodes\n        expr: vector(${ray.length})`);
+    // One port, three places: Ray's start line, the security group, the scrape target.
+    expect(fs.readFileSync(path.join(ROOT, "scripts/host/common.sh"), "utf8")).toContain(`--metrics-export-port ${MONITORING_PORTS.ray} `);
+    expect(RAY_METRICS_PORT).toBe(MONITORING_PORTS.ray);
+    expect(stage.value).not.toContain("expected_ray_nodes");
+    // RayNodesMissing compares Ray's own count with the ray targets (one file per Ray machine).
+    expect(fs.readFileSync(path.join(ROOT, "components/monitoring/rules/ray.yml"), "utf8")).toContain(
+      'expr: (sum(ray_cluster_active_nodes{job="ray"}) or vector(0)) < count(up{job="ray"})',
+    );
     expect(stage.value).toContain(`record: rayswarm:expected_worker_replicas\n        expr: vector(3)`);
   });
 
@@ -359,12 +373,12 @@ describe("without a webhook and without serving", () => {
 });
 
 describe("without Ray metrics (no ray[default] on the Ray machines)", () => {
-  test("no ray job, no ray target files, and the expected Ray node count is 0 so RayNodesMissing stays quiet", async () => {
+  test("no ray job and no ray target files, so RayNodesMissing (which counts the ray targets) stays quiet", async () => {
     const run = await runProgram("dev", {}, programFor(DEV, { rayMetrics: false }));
     const prom = yaml.load((await text(run.outputs.prometheusConfig)).value) as { scrape_configs: Scrape[] };
     expect(prom.scrape_configs.map((j) => j.job_name)).toEqual(["prometheus", "alertmanager", "node", "swarm-relay"]);
     const stage = await text(run.byName("dev-monitoring-config").props.stdin);
-    expect(stage.value).toContain("record: rayswarm:expected_ray_nodes\n        expr: vector(0)");
+    expect(stage.value).not.toContain("expected_ray_nodes");
     const head = await text(run.byName("dev-monitoring-target-dev-ray-head").props.stdin);
     expect(head.value).toContain("/etc/prometheus/targets/node/dev-ray-head.json");
     expect(head.value).not.toContain("/targets/ray/");
@@ -372,6 +386,26 @@ describe("without Ray metrics (no ray[default] on the Ray machines)", () => {
 });
 
 describe("scale-out", () => {
+  test("a new Ray worker adds its own steps (its node and ray target files among them) and changes no existing one", async () => {
+    const inputs = async (l: Layout) =>
+      Object.fromEntries((await runProgram("dev", {}, programFor(l))).ofType(CMD).map((r) => [r.name, JSON.stringify(r.inputs)]));
+    const before = await inputs(DEV);
+    const bigger: Layout = {
+      stack: "dev",
+      machines: [...DEV.machines, { name: "dev-ray-worker-1", role: "ray-worker", address: "10.42.0.98" }],
+    };
+    const after = await inputs(bigger);
+    expect(Object.keys(before).filter((k) => before[k] !== after[k])).toEqual([]);
+    expect(
+      Object.keys(after)
+        .filter((k) => !(k in before))
+        .sort(),
+    ).toEqual(["node-exporter", "scripts", "stop", "target"].map((s) => `dev-monitoring-${s}-dev-ray-worker-1`));
+    const target = after["dev-monitoring-target-dev-ray-worker-1"];
+    expect(target).toContain("/etc/prometheus/targets/ray/dev-ray-worker-1.json");
+    expect(target).toContain("10.42.0.98:8090");
+  });
+
   test("a new swarm worker adds its own steps (scripts, exporter, model metric, target file) and changes no existing one", async () => {
     const inputs = async (l: Layout) =>
       Object.fromEntries(
@@ -389,6 +423,41 @@ describe("scale-out", () => {
         .filter((k) => !(k in before))
         .sort(),
     ).toEqual(["model-metric", "node-exporter", "scripts", "stop", "target"].map((s) => `dev-monitoring-${s}-dev-swarm-worker-1`));
+  });
+});
+
+describe("the monitoring's files are what git tracks (like the bundle)", () => {
+  test("an untracked or ignored file and the checkout's path change no hash; a tracked edit does", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-monfiles-"));
+    const hashes = (root: string) => [hashFiles(readMonitoringScripts(root)), hashFiles(readRulesAndConsoles(root))];
+    try {
+      for (const sub of ["scripts/host", "scripts/monitoring", "components/monitoring/rules", "components/monitoring/consoles"])
+        fs.cpSync(path.join(ROOT, sub), path.join(dir, sub), { recursive: true });
+      fs.writeFileSync(path.join(dir, ".gitignore"), "*.log.sh\n");
+      execFileSync("git", ["init", "-q", dir]);
+      execFileSync("git", ["-C", dir, "add", "-A"]);
+      const h0 = hashes(dir);
+      expect(h0).toEqual(hashes(ROOT));
+      fs.writeFileSync(path.join(dir, "scripts/monitoring/scratch.sh"), "#!/usr/bin/env bash\n");
+      fs.writeFileSync(path.join(dir, "scripts/monitoring/debug.log.sh"), "ignored\n");
+      fs.writeFileSync(path.join(dir, "components/monitoring/rules/local-only.yml"), "groups: []\n");
+      fs.writeFileSync(path.join(dir, "components/monitoring/consoles/draft.html"), "<p>draft</p>\n");
+      expect(hashes(dir)).toEqual(h0);
+      expect(readMonitoringScripts(dir).map((f) => f.path)).not.toContain("scratch.sh");
+      const moved = `${dir}-moved`;
+      fs.renameSync(dir, moved);
+      expect(hashes(moved)).toEqual(h0);
+      fs.renameSync(moved, dir);
+      fs.appendFileSync(path.join(dir, "scripts/monitoring/node-exporter.sh"), "\n# edit\n");
+      fs.appendFileSync(path.join(dir, "components/monitoring/rules/ray.yml"), "\n# edit\n");
+      const h1 = hashes(dir);
+      expect(h1[0]).not.toBe(h0[0]);
+      expect(h1[1]).not.toBe(h0[1]);
+      // rules/tests (promtool fixtures) never go to the machine.
+      expect(readRulesAndConsoles(dir).some((f) => f.path.includes("tests/"))).toBe(false);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -434,7 +503,6 @@ describe("rules and the workloads they watch", () => {
     expect(fixture).toEqual(
       expectationRules({
         stack: "dev",
-        rayNodes: 2,
         workerReplicas: 2,
         apiReplicas: 2,
         queueDepth: 1000,

@@ -1,6 +1,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import { program } from "../../stacks/program";
-import { RAY_PORTS, RAY_WORKER_PORTS, RABBITMQ_PORT, REDIS_PORT, SWARM_PORTS, ruleKey, topologyRules } from "../../components/openstack";
+import {
+  RAY_METRICS_PORT,
+  RAY_PORTS,
+  RAY_WORKER_PORTS,
+  RABBITMQ_PORT,
+  REDIS_PORT,
+  SWARM_PORTS,
+  ruleKey,
+  topologyRules,
+} from "../../components/openstack";
 import { RunResult, runProgram, stackConfig, unwrap, ADMIN_CIDR } from "./support/harness";
 
 /** Resource options by resource name, recorded by a stack transformation around the program. */
@@ -108,7 +117,7 @@ describe.each([
     const world = (r: Record<string, unknown>) => r.remoteIpPrefix === "0.0.0.0/0" || r.remoteIpPrefix === "::/0";
     const covers = (r: Record<string, unknown>, port: number) =>
       r.portRangeMin === undefined || (Number(r.portRangeMin) <= port && port <= Number(r.portRangeMax));
-    const internalPorts = [6379, 8265, 10001, 6380, 6381, 10002, 10999, 52365, 2377, 7946, 4789, 5672, 2375, 2376, 22];
+    const internalPorts = [6379, 8265, 10001, 6380, 6381, 10002, 10999, 52365, 8090, 9100, 9091, 2377, 7946, 4789, 5672, 2375, 2376, 22];
     for (const r of rules.filter(world)) {
       for (const p of internalPorts) expect({ rule: r, port: p, open: covers(r, p) }).toEqual({ rule: r, port: p, open: false });
       // The only world-open rules are the serving port on the serving group.
@@ -131,14 +140,19 @@ describe.each([
         ]).toContainEqual(pair);
       }
     }
-    // Monitoring: the node exporter and the relay's /federate, from the bastion group only.
+    // Monitoring: the node exporter, Ray's metrics export and the relay's /federate, from the
+    // bastion group only (Ray binds 8090 on every address: no other rule may cover it).
     const fromBastion = rules.filter(
       (r) => r.remoteGroupId !== undefined && !ssh.includes(r) && groupName.get(String(r.remoteGroupId)) === "bastion",
     );
     expect(fromBastion.map((r) => [r.group, r.protocol, r.portRangeMin, r.portRangeMax]).sort()).toEqual([
       ["internal", "tcp", 9100, 9100],
+      ["ray", "tcp", 8090, 8090],
       ["swarm", "tcp", 9091, 9091],
     ]);
+    for (const port of [8090, 9100, 9091])
+      for (const r of rules.filter((x) => x.protocol === "tcp" && covers(x, port) && x.portRangeMin !== undefined))
+        expect({ port, description: r.description }).toEqual({ port, description: fromBastion.find((b) => b === r)?.description });
     // Every other rule is confined to a group of the cluster (ICMP: to the cluster subnet).
     const cidr = stackConfig(stack)["rayswarm:networkCidr"];
     for (const r of rules.filter((x) => !world(x) && !ssh.includes(x))) {
@@ -297,7 +311,7 @@ describe.each([
     // Nothing but the serving port from anywhere in the world (IPv4 or IPv6), on any group.
     const dockerApi = [2375, 2376];
     for (const r of rules.filter((x) => x.remoteIpPrefix === "0.0.0.0/0" || x.remoteIpPrefix === "::/0"))
-      for (const p of [...RAY_PORT_LIST, ...swarmPorts, ...dockerApi, 22])
+      for (const p of [...RAY_PORT_LIST, RAY_METRICS_PORT, ...swarmPorts, ...dockerApi, 22])
         expect({ rule: r.description, port: p, open: covers(r, p) }).toEqual({ rule: r.description, port: p, open: false });
   });
 
