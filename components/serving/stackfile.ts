@@ -125,6 +125,10 @@ export function buildStackFile(s: StackSettings): StackFile {
     QUEUE_NAME: "predictions",
   });
   const modelMount = { type: "bind" as const, source: s.modelRoot, target: IN_CONTAINER.modelDir, read_only: true };
+  // Liveness only (/healthz answers while the event loop runs). Each probe starts a Node
+  // process; on a starved machine (load 20+ on 2 cores, seen in the e2e's scale-out) that took
+  // over 3 s, three probes in a row "failed" and Swarm killed healthy API tasks. 10 s like the
+  // broker's: a hung task is still replaced within about a minute.
   const nodeHealth = {
     test: [
       "CMD",
@@ -133,7 +137,7 @@ export function buildStackFile(s: StackSettings): StackFile {
       `fetch('http://127.0.0.1:${IN_CONTAINER.port}/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))`,
     ],
     interval: "10s",
-    timeout: "3s",
+    timeout: "10s",
     retries: 3,
     start_period: "30s",
   };
