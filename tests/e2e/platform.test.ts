@@ -386,13 +386,9 @@ describe("the whole platform on five node containers made by the program", () =>
     const restore = userSshFiles();
     const line = String(outputs.monitoringTunnel).replace(/\s+#.*$/, "");
     expect(line).toMatch(/-N -L 9090:10\.78\.0\.10:9090/);
-    const tunnel = spawn(
-      "env",
-      ["bash", "-c", `exec ${line.replace(/^ssh /, "ssh -o BatchMode=yes -o ExitOnForwardFailure=yes ")}`],
-      {
-        stdio: "ignore",
-      },
-    );
+    const tunnel = spawn("env", ["bash", "-c", `exec ${line.replace(/^ssh /, "ssh -o BatchMode=yes -o ExitOnForwardFailure=yes ")}`], {
+      stdio: "ignore",
+    });
     const prom = async (q: string) => {
       const r = (await (await fetch(`http://127.0.0.1:9090/api/v1/query?query=${encodeURIComponent(q)}`)).json()) as {
         data: { result: { metric: Record<string, string>; value: [number, string] }[] };
