@@ -124,7 +124,11 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
   test("the outputs include the web URL on a manager's public address and the operator commands", async () => {
     expect((await unwrap<string>(run.outputs.webUrl as never)).value).toMatch(/^http:\/\/198\.51\.100\.\d+:8080\/$/);
     expect((await unwrap<string>(run.outputs.promoteCommand as never)).value).toMatch(
-      /^ssh -J debian@198\.51\.100\.\d+ debian@10\.4\d\.0\.11 sudo bash \/opt\/rayswarm\/current\/promotion\/promote\.sh /,
+      new RegExp(
+        `^ssh -i ~/.ssh/rayswarm-${stack} -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/rayswarm-${stack}.known_hosts ` +
+          `-o ProxyCommand="ssh -i ~/.ssh/rayswarm-${stack} -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/rayswarm-${stack}.known_hosts ` +
+          String.raw`-W %h:%p debian@198\.51\.100\.\d+" debian@10\.4\d\.0\.11 sudo bash /opt/rayswarm/current/promotion/promote\.sh `,
+      ),
     );
     expect((await unwrap<string>(run.outputs.modelVersion as never)).value).toBe("20261129T000000Z-mock0001");
   });
