@@ -43,15 +43,19 @@ export function hostsWithRole(hosts: readonly Host[], role: Role): Host[] {
 
 /** Where an operator keeps a stack's SSH key and the machines' host keys (see the sshSetup output). */
 export interface SshFiles {
-  /** Private key file, e.g. `~/.ssh/rayswarm-dev`. */
-  readonly keyFile: string;
+  /** Private key file, e.g. `~/.ssh/rayswarm-dev`; absent when the stack uses the operator's own key (agent / ~/.ssh). */
+  readonly keyFile?: string;
   /** known_hosts file with every machine's host key, e.g. `~/.ssh/rayswarm-dev.known_hosts`. */
   readonly knownHostsFile: string;
 }
 
-/** The conventional files of a stack whose key and host keys the program generated. */
-export function sshFilesFor(stack: string): SshFiles {
-  return { keyFile: `~/.ssh/rayswarm-${stack}`, knownHostsFile: `~/.ssh/rayswarm-${stack}.known_hosts` };
+/**
+ * The conventional files of a stack whose host keys the program generated: the key file too
+ * when it generated the login key (the default), not when the operator configured their own.
+ */
+export function sshFilesFor(stack: string, opts: { generatedKey?: boolean } = {}): SshFiles {
+  const knownHostsFile = `~/.ssh/rayswarm-${stack}.known_hosts`;
+  return opts.generatedKey === false ? { knownHostsFile } : { keyFile: `~/.ssh/rayswarm-${stack}`, knownHostsFile };
 }
 
 /** One SSH endpoint for sshConnection. */
@@ -95,7 +99,8 @@ export function sshCommandLine(args: {
   files?: SshFiles;
 }): pulumi.Output<string> {
   return pulumi.all([args.address, args.bastion?.address ?? ""]).apply(([address, bastionAddress]) => {
-    const opts = args.files ? `-i ${args.files.keyFile} -o IdentitiesOnly=yes -o UserKnownHostsFile=${args.files.knownHostsFile} ` : "";
+    const key = args.files?.keyFile ? `-i ${args.files.keyFile} -o IdentitiesOnly=yes ` : "";
+    const opts = args.files ? `${key}-o UserKnownHostsFile=${args.files.knownHostsFile} ` : "";
     const port = args.port && args.port !== 22 ? `-p ${args.port} ` : "";
     if (!args.bastion) return `ssh ${opts}${port}${args.user}@${address}`;
     const bport = args.bastion.port && args.bastion.port !== 22 ? `-p ${args.bastion.port} ` : "";

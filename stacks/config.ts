@@ -9,6 +9,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { z } from "zod";
 import { DEPLOY_MODES, DeployMode, ENVIRONMENTS, EnvironmentKind, KEYS, KeyName, KeySpec, PROJECT, ROLES, Role, defaultOf } from "./schema";
 import { describeBlock, ipv4, isPrivate, parseCidr, roleBlocks } from "./network";
+import { PINNED_RE, tarballImages } from "../components/serving/images";
 
 export { ROLES, Role, EnvironmentKind, DeployMode } from "./schema";
 export { parseCidr } from "./network";
@@ -139,6 +140,21 @@ const hostSchema = z
       .optional(),
   })
   .strict();
+
+// ---------- image tarballs ----------
+
+/** The tag save-images.sh names a tarball after (rayswarm_serving_dev.tar: rayswarm/serving:dev), when it follows that rule. */
+function tagOfTarball(file: string): string {
+  const m = /^([a-z0-9.-]+)_([a-z0-9._-]+)_([A-Za-z0-9.-]+)\.tar$/.exec(path.basename(file));
+  return m ? `${m[1]}/${m[2]}:${m[3]}` : "<image>";
+}
+
+/** The commands that build this project's images and save one as a tarball in `dir`. */
+function tarballCommand(dir: string, tag: string): string {
+  const image = /^rayswarm\/([a-z0-9-]+):/.exec(tag)?.[1];
+  const build = image ? `bash scripts/images/build-images.sh ${image} && ` : "";
+  return `${build}bash scripts/images/save-images.sh ${dir} ${tag} (bash scripts/deploy-local.sh makes the local stack's)`;
+}
 
 // ---------- the loader ----------
 
@@ -376,16 +392,31 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
 
   const tarRaw = r.json("imageTarballs");
   let imageTarballs: string[] = [];
+  /** tag -> the tarball that carries it (the tarballs that exist and read as `docker save` files) */
+  const delivered = new Map<string, string>();
+  let tarballsReadable = true;
   if (!Array.isArray(tarRaw) || tarRaw.some((t) => typeof t !== "string" || !t.endsWith(".tar"))) {
     r.fail("imageTarballs", "a list of paths to .tar files made by `docker save`", tarRaw);
+    tarballsReadable = false;
   } else {
     imageTarballs = tarRaw as string[];
-    // Relative paths are relative to the project folder (where pulumi runs).
-    for (const t of imageTarballs)
-      if (!fs.existsSync(path.resolve(t)))
+    // Relative paths are relative to the project folder (where pulumi runs). deploy:
+    // infrastructure loads no image: the files need not exist then.
+    for (const t of deploy === "platform" ? imageTarballs : []) {
+      if (!fs.existsSync(path.resolve(t))) {
+        tarballsReadable = false;
+        r.problems.push(`${PROJECT}:imageTarballs: ${t} does not exist: make it with ${tarballCommand(path.dirname(t), tagOfTarball(t))}`);
+        continue;
+      }
+      try {
+        for (const tag of Object.keys(tarballImages(path.resolve(t)))) delivered.set(tag, t);
+      } catch (e) {
+        tarballsReadable = false;
         r.problems.push(
-          `${PROJECT}:imageTarballs: ${t} does not exist: make it with bash scripts/images/save-images.sh ${path.dirname(t)} <image> (bash scripts/deploy-local.sh makes the local stack's)`,
+          `${PROJECT}:imageTarballs: ${(e as Error).message}: make it with ${tarballCommand(path.dirname(t), tagOfTarball(t))}`,
         );
+      }
+    }
   }
 
   const modelRoot =
@@ -448,6 +479,24 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
     }
   }
   const images = { serving: image("servingImage"), rabbitmq: image("rabbitmqImage"), redis: image("redisImage") };
+  // On OpenStack the prediction service (which gets the stack's Docker secrets) runs the image
+  // this project builds (workloads/serving), delivered as a tarball and run by its image ID, or
+  // an image named by digest; never whatever a tag names on a public registry. (local delivers
+  // its tarballs the same way; existing machines may have their images already.)
+  if (
+    environment === "openstack" &&
+    deploy === "platform" &&
+    tarballsReadable &&
+    !PINNED_RE.test(images.serving) &&
+    !delivered.has(images.serving)
+  ) {
+    const tar = `.local/images/${images.serving.replace(/[/:]/g, "_")}.tar`;
+    r.problems.push(
+      `${PROJECT}:servingImage ${images.serving} is in no ${PROJECT}:imageTarballs file (${imageTarballs.length ? imageTarballs.join(", ") : "none listed"}): ` +
+        `the swarm runs the image this project builds, delivered as a tarball: make it with ${tarballCommand(".local/images", images.serving)} ` +
+        `and list ${tar} in ${PROJECT}:imageTarballs (or name an image by digest: name@sha256:…)`,
+    );
+  }
   const localNodeImage = image("localNodeImage");
   const localPipCache = r.str("localPipCache", (v) =>
     path.isAbsolute(v) && !/[\s:]/.test(v) ? undefined : "an absolute path without spaces or colons",

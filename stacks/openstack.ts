@@ -8,6 +8,7 @@ import * as openstack from "@pulumi/openstack";
 import * as tls from "@pulumi/tls";
 import { ClusterNetwork, GroupName, Machine, RAY_WORKER_PORTS, SecurityGroups } from "../components/openstack";
 import type { Environment } from "../components/host";
+import { sshFilesFor } from "../components/host";
 import type { PlatformConfig } from "./config";
 import type { Role } from "./schema";
 import { plannedMachines } from "./topology";
@@ -122,6 +123,9 @@ export function openstackEnvironment(cfg: PlatformConfig, parent?: pulumi.Resour
     "ray-worker": serverGroup("ray-worker"),
   };
 
+  // Every machine's host key is generated (components/openstack/machine.ts): the printed ssh
+  // lines name the stack's known_hosts file, and the key file when the key was generated too.
+  const files = sshFilesFor(name, { generatedKey: generatedPrivateKey !== undefined });
   const planned = plannedMachines(cfg);
   const machine = (p: (typeof planned)[number], bastion?: Machine) =>
     new Machine(
@@ -140,7 +144,10 @@ export function openstackEnvironment(cfg: PlatformConfig, parent?: pulumi.Resour
         serverGroupId: serverGroups[p.role]?.id,
         // The bastion (SSH) and the Swarm managers (the prediction API) get public addresses.
         floatingIpPool: !bastion || p.role === "swarm-manager" ? cfg.openstack.externalNetwork : undefined,
-        bastion: bastion ? { address: bastion.publicAddress!, user: cfg.ssh.user, ready: bastion.ready } : undefined,
+        bastion: bastion
+          ? { address: bastion.publicAddress!, user: cfg.ssh.user, ready: bastion.ready, hostKey: bastion.hostKey }
+          : undefined,
+        sshFiles: files,
         dependsOn: [network.routerInterface],
         // deploy: infrastructure creates the machines only: nothing logs in to them.
         checkReady: cfg.deploy === "platform",
@@ -152,5 +159,14 @@ export function openstackEnvironment(cfg: PlatformConfig, parent?: pulumi.Resour
   const bastion = machine(bastionPlan);
   // Siblings are independent: each machine depends on the bastion only, never on each other.
   const others = planned.filter((p) => p !== bastionPlan).map((p) => machine(p, bastion));
-  return { hosts: [bastion, ...others], bastionAddress: bastion.publicAddress!, bastionUser: cfg.ssh.user, generatedPrivateKey };
+  const machines = [bastion, ...others];
+  return {
+    hosts: machines,
+    bastionAddress: bastion.publicAddress!,
+    bastionUser: cfg.ssh.user,
+    generatedPrivateKey,
+    // The bastion by its floating IP, the others by their private address (reached through it).
+    knownHosts: pulumi.all(machines.map((m) => m.knownHost)).apply((lines) => lines.map((l) => `${l}\n`).join("")),
+    sshFiles: files,
+  };
 }

@@ -67,10 +67,12 @@ export function program(opts: { sourceRoot?: string } = {}) {
 function sshSetupOf(stack: string, environment: Environment): string {
   const files = environment.sshFiles;
   const stackFlag = `--stack ${stack}`;
-  return files && environment.generatedPrivateKey
-    ? `mkdir -p ~/.ssh && (umask 077 && pulumi stack output ${stackFlag} sshPrivateKey --show-secrets > ${files.keyFile}) && ` +
-        `pulumi stack output ${stackFlag} sshKnownHosts > ${files.knownHostsFile}`
-    : "(use your configured key with the ssh lines)";
+  if (!files) return "(use your configured key with the ssh lines)";
+  const knownHosts = `pulumi stack output ${stackFlag} sshKnownHosts > ${files.knownHostsFile}`;
+  if (files.keyFile && environment.generatedPrivateKey)
+    return `mkdir -p ~/.ssh && (umask 077 && pulumi stack output ${stackFlag} sshPrivateKey --show-secrets > ${files.keyFile}) && ${knownHosts}`;
+  // The operator's own key (agent or ~/.ssh) logs in; only the machines' host keys are written.
+  return `mkdir -p ~/.ssh && ${knownHosts}`;
 }
 
 /**

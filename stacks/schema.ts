@@ -159,11 +159,17 @@ const KEY_TABLE = {
     type: "boolean",
     default: true,
   },
-  servingImage: { description: "Image of the prediction service (api and worker).", type: "string", default: "rayswarm/serving:latest" },
+  servingImage: {
+    description:
+      "Image of the prediction service (api and worker): the one this project builds (workloads/serving), delivered in a rayswarm:imageTarballs file and run by its image ID, or an image named by digest (name@sha256:…).",
+    type: "string",
+    default: "rayswarm/serving:dev",
+  },
   rabbitmqImage: { description: "RabbitMQ image.", type: "string", default: "rabbitmq:3.13" },
   redisImage: { description: "Redis image (result backend).", type: "string", default: "redis:7.4" },
   imageTarballs: {
-    description: "Local `docker save` tarballs loaded on every Swarm machine before deploying (for machines without a registry).",
+    description:
+      "Local `docker save` tarballs loaded on every Swarm machine before deploying (no registry needed); the stack file names each image they carry by its image ID. Made by scripts/images/build-images.sh + save-images.sh.",
     type: "array",
     default: [],
   },

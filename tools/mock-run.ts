@@ -4,6 +4,9 @@
  * The mocks throw on any resource type or function call they do not know.
  */
 import * as crypto from "crypto";
+import * as fs from "fs";
+import * as os from "os";
+import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 
 export interface Recorded {
@@ -213,12 +216,63 @@ export async function unwrap<T>(v: pulumi.Input<T> | undefined): Promise<{ value
 
 export const ADMIN_CIDR = "203.0.113.0/24";
 
-/** Stack configs as the Pulumi.<stack>.yaml files declare them (read from the files). */
-export function stackConfig(stack: string): Record<string, string> {
+/**
+ * Stack configs as the Pulumi.<stack>.yaml files declare them (read from the files), with the
+ * image tarballs they name (made by scripts/images/save-images.sh, absent here) replaced by
+ * small `docker save`-shaped files of the same names in a temp folder: the program hashes them
+ * and reads their manifest, and refuses names that do not exist.
+ */
+export function stackConfig(stack: string, content = "tar"): Record<string, string> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const yaml = require("js-yaml") as typeof import("js-yaml");
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const fs = require("fs") as typeof import("fs");
   const doc = yaml.load(fs.readFileSync(`${__dirname}/../Pulumi.${stack}.yaml`, "utf8")) as { config: Record<string, unknown> };
-  return Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+  const cfg = Object.fromEntries(Object.entries(doc.config).map(([k, v]) => [k, typeof v === "string" ? v : JSON.stringify(v)]));
+  const tarballs = doc.config["rayswarm:imageTarballs"];
+  if (Array.isArray(tarballs) && tarballs.length > 0) {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-tars-"));
+    cfg["rayswarm:imageTarballs"] = JSON.stringify(
+      tarballs.map((t: string) => writeImageTarball(path.join(dir, path.basename(t)), tagOfTarballName(t), content)),
+    );
+  }
+  return cfg;
+}
+
+/** The tag save-images.sh names a tarball after: rayswarm_serving_dev.tar is rayswarm/serving:dev. */
+export function tagOfTarballName(file: string): string {
+  const m = /^([^_]+)_(.+)_([^_]+)\.tar$/.exec(path.basename(file));
+  if (!m) throw new Error(`${file}: not named like save-images.sh names tarballs (<repo>_<name>_<tag>.tar)`);
+  return `${m[1]}/${m[2]}:${m[3]}`;
+}
+
+/**
+ * A small tarball shaped like `docker save`'s (manifest.json naming a config blob whose sha256 is
+ * the image ID) for `tag`; `content` goes into the config, so different content, different ID.
+ * Returns the file.
+ */
+export function writeImageTarball(file: string, tag: string, content = "tar"): string {
+  const config = JSON.stringify({ architecture: "amd64", os: "linux", config: { Labels: { "rayswarm.test": content } } });
+  const id = crypto.createHash("sha256").update(config).digest("hex");
+  const manifest = JSON.stringify([{ Config: `${id}.json`, RepoTags: [tag], Layers: [] }]);
+  fs.writeFileSync(file, Buffer.concat([tarMember(`${id}.json`, config), tarMember("manifest.json", manifest), Buffer.alloc(1024)]));
+  return file;
+}
+
+/** One ustar member: header + body padded to 512 bytes. */
+function tarMember(name: string, text: string): Buffer {
+  const body = Buffer.from(text, "utf8");
+  const h = Buffer.alloc(512);
+  const put = (at: number, len: number, v: string) => h.write(v.slice(0, len), at, "latin1");
+  put(0, 100, name);
+  put(100, 8, "0000644\0");
+  put(108, 8, "0000000\0");
+  put(116, 8, "0000000\0");
+  put(124, 12, `${body.length.toString(8).padStart(11, "0")}\0`);
+  put(136, 12, "00000000000\0");
+  put(148, 8, "        ");
+  put(156, 1, "0");
+  put(257, 6, "ustar\0");
+  put(263, 2, "00");
+  const sum = h.reduce((a, b) => a + b, 0);
+  put(148, 8, `${sum.toString(8).padStart(6, "0")}\0 `);
+  return Buffer.concat([h, body, Buffer.alloc((512 - (body.length % 512)) % 512)]);
 }

@@ -1,8 +1,9 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
+import * as tls from "@pulumi/tls";
 import type * as command from "@pulumi/command";
 import type { Role } from "../../stacks/schema";
-import { Connection, Host, sshCommandLine } from "../host";
+import { Connection, Host, SshFiles, sshCommandLine, sshConnection } from "../host";
 import { cloudConfig, renderCloudConfig } from "./cloudinit";
 import { remoteCommand } from "../remote";
 
@@ -30,7 +31,15 @@ export interface MachineArgs {
   /** External network name: when set, the machine gets a floating IP (the bastion, the serving machines). */
   readonly floatingIpPool?: string;
   /** The bastion to jump through; absent only for the bastion itself (reached at its floating IP). */
-  readonly bastion?: { readonly address: pulumi.Input<string>; readonly user: string; readonly ready: pulumi.Resource };
+  readonly bastion?: {
+    readonly address: pulumi.Input<string>;
+    readonly user: string;
+    readonly ready: pulumi.Resource;
+    /** The bastion's public SSH host key, checked on the jump. */
+    readonly hostKey: pulumi.Input<string>;
+  };
+  /** The files the printed ssh line names (key, known_hosts). Default: none (a bare ssh line). */
+  readonly sshFiles?: SshFiles;
   /** Resources to create first (e.g. the router interface, so cloud-init can reach mirrors). */
   readonly dependsOn?: pulumi.Input<pulumi.Resource>[];
   /**
@@ -53,6 +62,10 @@ export class Machine extends pulumi.ComponentResource implements Host {
   public readonly sshCommand: pulumi.Output<string>;
   public readonly instanceId: pulumi.Output<string>;
   public readonly identity: pulumi.Output<string>;
+  /** The machine's SSH host key (`ssh-ed25519 AAAA…`), generated here and installed by cloud-init. */
+  public readonly hostKey: pulumi.Output<string>;
+  /** Its known_hosts line: the address the connection uses (floating IP for the bastion, else private) and the key. */
+  public readonly knownHost: pulumi.Output<string>;
 
   constructor(name: string, args: MachineArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("rayswarm:openstack:Machine", name, {}, opts);
@@ -76,6 +89,20 @@ export class Machine extends pulumi.ComponentResource implements Host {
       { parent: this, deleteBeforeReplace: true },
     );
 
+    // The machine's SSH host key: generated here (a secret), installed by cloud-init from the
+    // user data (itself a secret, since it holds the private key), checked on every connection.
+    const hostKey = new tls.PrivateKey(
+      `${name}-host-key`,
+      { algorithm: "ED25519" },
+      { parent: this, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] },
+    );
+    const publicHostKey = hostKey.publicKeyOpenssh.apply((k) => k.trim());
+    const userData = pulumi.secret(
+      pulumi
+        .all([hostKey.privateKeyOpenssh, hostKey.publicKeyOpenssh])
+        .apply(([privateKey, publicKey]) => renderCloudConfig(cloudConfig(name, args.roles, { privateKey, publicKey }))),
+    );
+
     const instance = new openstack.compute.Instance(
       `${name}-vm`,
       {
@@ -84,13 +111,14 @@ export class Machine extends pulumi.ComponentResource implements Host {
         imageName: args.image,
         keyPair: args.keyPair,
         networks: [{ port: port.id }],
-        userData: renderCloudConfig(cloudConfig(name, args.roles)),
+        userData,
         schedulerHints: args.serverGroupId ? [{ group: args.serverGroupId }] : undefined,
         metadata: { "rayswarm-roles": args.roles.join(",") },
       },
       // The port (and its fixed address) outlives a replaced instance, and a port is attached
       // to one instance at a time: the old instance must release it before the new one boots.
-      { parent: this, dependsOn: args.dependsOn, deleteBeforeReplace: true },
+      // The user data holds the host's private key: the state's copy (the provider keeps a hash) is a secret too.
+      { parent: this, dependsOn: args.dependsOn, deleteBeforeReplace: true, additionalSecretOutputs: ["userData"] },
     );
 
     let host: pulumi.Input<string> = args.privateAddress;
@@ -117,17 +145,15 @@ export class Machine extends pulumi.ComponentResource implements Host {
     }
     this.publicAddress = publicAddress;
 
-    const secretKey = pulumi.secret(args.privateKey);
-    const connection: pulumi.Output<Connection> = pulumi.output({
+    const connection: pulumi.Output<Connection> = sshConnection({
       host,
       user: args.user,
-      privateKey: secretKey,
-      dialErrorLimit: 60,
-      perDialTimeout: 10,
+      privateKey: args.privateKey,
+      hostKey: publicHostKey,
       proxy: args.bastion
-        ? { host: args.bastion.address, user: args.bastion.user, privateKey: secretKey, dialErrorLimit: 60, perDialTimeout: 10 }
+        ? { host: args.bastion.address, user: args.bastion.user, privateKey: args.privateKey, hostKey: args.bastion.hostKey }
         : undefined,
-    }) as pulumi.Output<Connection>;
+    });
 
     this.ready =
       args.checkReady === false
@@ -150,16 +176,20 @@ export class Machine extends pulumi.ComponentResource implements Host {
     this.connection = connection;
     this.instanceId = instance.id;
     this.identity = instance.id;
+    this.hostKey = publicHostKey;
+    this.knownHost = pulumi.interpolate`${host} ${this.hostKey}`;
     this.sshCommand = sshCommandLine({
       user: args.user,
       address: host,
       bastion: args.bastion ? { user: args.bastion.user, address: args.bastion.address } : undefined,
+      files: args.sshFiles,
     });
     this.registerOutputs({
       privateAddress: this.privateAddress,
       publicAddress: this.publicAddress,
       sshCommand: this.sshCommand,
       instanceId: this.instanceId,
+      hostKey: this.hostKey,
     });
   }
 }

@@ -1,2 +1,3 @@
 export * from "./stackfile";
 export * from "./stack";
+export * from "./images";

@@ -7,6 +7,7 @@ import * as random from "@pulumi/random";
 import { Host } from "../host";
 import { BundleFile, BundleOnHost, hashOf, hostTriggers, lifecycle, remoteCommand, scriptCommand } from "../remote";
 import { AMQP_USER, buildStackFile, renderStackFile, StackSettings } from "./stackfile";
+import { pinImages } from "./images";
 
 /**
  * The stack's settings (images, replicas, port, endpoint/publish modes, model folder; see
@@ -29,7 +30,10 @@ export interface ServingStackArgs extends Pick<
   readonly stackName?: string;
   /** Encrypt the overlay network (StackSettings.encryptOverlay). */
   readonly encryptOverlay: boolean;
-  /** `docker save` tarballs loaded on every node before deploying. Default: none. */
+  /**
+   * `docker save` tarballs loaded on every node before deploying. Default: none. An image of
+   * args.images that a tarball carries is named by its image ID in the stack file (pinned).
+   */
   readonly imageTarballs?: readonly string[];
   /** Seconds to wait for convergence. Default: 600. */
   readonly convergeSeconds?: number;
@@ -71,6 +75,8 @@ export class ServingStack extends pulumi.ComponentResource {
   public readonly redisPassword: pulumi.Output<string>;
   /** Depend on this to use the service: deployed and converged. */
   public readonly ready: command.remote.Command;
+  /** The images as the stack file names them: image IDs (`sha256:…`) for those the tarballs deliver. */
+  public readonly images: StackSettings["images"];
 
   constructor(name: string, args: ServingStackArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("rayswarm:serving:ServingStack", name, {}, opts);
@@ -93,6 +99,13 @@ export class ServingStack extends pulumi.ComponentResource {
         );
     // A tarball is known by its content: a rebuilt image is copied and loaded again.
     const tarHash = Object.fromEntries(tarballs.map((t) => [t, fileSha256(t)]));
+    // The images the tarballs deliver are run by image ID: what was loaded, not what a tag names.
+    let images: StackSettings["images"];
+    try {
+      images = pinImages(args.images, tarballs).images;
+    } catch (e) {
+      throw new pulumi.ResourceError(`ServingStack ${name}: args.imageTarballs: ${(e as Error).message}`, this);
+    }
     const stack = args.stackName ?? "rayswarm";
     const trig = (...scripts: string[]) => hashOf(args.files, uses(...scripts));
 
@@ -186,7 +199,7 @@ export class ServingStack extends pulumi.ComponentResource {
     const stackFile = pulumi.all(secretNames).apply((names) =>
       renderStackFile(
         buildStackFile({
-          images: args.images,
+          images,
           apiReplicas: args.apiReplicas,
           workerReplicas: args.workerReplicas,
           port: args.port,
@@ -223,6 +236,7 @@ export class ServingStack extends pulumi.ComponentResource {
     );
 
     this.stackFile = stackFile;
+    this.images = images;
     this.rabbitmqPassword = rabbit;
     this.redisPassword = redis;
     this.url = pulumi.interpolate`http://${args.publicAddress ?? args.manager.privateAddress}:${args.port}/`;

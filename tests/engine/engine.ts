@@ -90,7 +90,8 @@ export function engineProblem(language: "nodejs", plugins: string[]): string | u
  *  its own), so that `pulumi stack init` may write its encryption salt without touching the checkout. */
 export function copyProject(prefix: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  const skip = new Set(["node_modules", ".git", ".venv", ".pulumi", ".pulumi-state", "coverage", "bin", "dist"]);
+  // .local: image tarballs and caches (gigabytes, not the project): tests make what they need.
+  const skip = new Set(["node_modules", ".git", ".venv", ".pulumi", ".pulumi-state", "coverage", "bin", "dist", ".local"]);
   fs.cpSync(repoRoot, dir, {
     recursive: true,
     filter: (src) => !skip.has(path.basename(src)),

@@ -5,8 +5,9 @@
  * and plans, per resource type, exactly what the program registers under mocks (tools/mock-run).
  */
 import * as fs from "fs";
+import * as path from "path";
 import { program } from "../../stacks/program";
-import { runProgram, stackConfig } from "../../tools/mock-run";
+import { runProgram, stackConfig, tagOfTarballName, writeImageTarball } from "../../tools/mock-run";
 import { copyProject, countPlannedTypes, engineEnv, pulumi, requireEngine } from "./engine";
 
 /** The plugins an OpenStack stack loads (docker is used by the local environment only). */
@@ -26,13 +27,32 @@ describe.each(["dev", "prod"] as const)("pulumi preview --stack %s without OpenS
     if (dir && !process.env.RAYSWARM_KEEP_PREVIEW_DIR) fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it("succeeds and plans what the mock run registers, per type", async () => {
+  let env: NodeJS.ProcessEnv;
+  beforeAll(() => {
     dir = copyProject(`rayswarm-preview-${stack}-`);
-    const env = engineEnv({ PULUMI_BACKEND_URL: `file://${dir}/.pulumi-state`, PULUMI_CONFIG_PASSPHRASE: "rayswarm-preview-test" });
+    env = engineEnv({ PULUMI_BACKEND_URL: `file://${dir}/.pulumi-state`, PULUMI_CONFIG_PASSPHRASE: "rayswarm-preview-test" });
     for (const k of Object.keys(env)) if (k.startsWith("OS_")) delete env[k];
     fs.mkdirSync(`${dir}/.pulumi-state`);
     const init = pulumi(["stack", "init", stack, "--non-interactive"], dir, env);
     expect({ step: "stack init", status: init.status, stderr: init.stderr }).toMatchObject({ status: 0 });
+  });
+
+  it("without the serving image's tarball fails at once, naming the file and the commands that make it", () => {
+    const preview = pulumi(["preview", "--stack", stack, "--json", "--non-interactive"], dir, env);
+    expect(preview.status).not.toBe(0);
+    const parsed = JSON.parse(preview.stdout) as { diagnostics?: { message: string }[] };
+    expect((parsed.diagnostics ?? []).map((d) => d.message).join("\n")).toContain(
+      "rayswarm:imageTarballs: .local/images/rayswarm_serving_dev.tar does not exist: make it with bash scripts/images/build-images.sh serving && bash scripts/images/save-images.sh .local/images rayswarm/serving:dev",
+    );
+  });
+
+  it("succeeds and plans what the mock run registers, per type", async () => {
+    // The tarballs the stack names (scripts/images/save-images.sh makes them): docker save-shaped stand-ins.
+    for (const t of JSON.parse(stackConfig(stack)["rayswarm:imageTarballs"] ?? "[]") as string[]) {
+      const rel = path.join(".local/images", path.basename(t));
+      fs.mkdirSync(path.join(dir, path.dirname(rel)), { recursive: true });
+      writeImageTarball(path.join(dir, rel), tagOfTarballName(t));
+    }
 
     const preview = pulumi(["preview", "--stack", stack, "--json", "--non-interactive"], dir, env);
     let parsed: { steps?: { op: string; urn: string }[]; diagnostics?: { message: string; severity: string }[] } = {};

@@ -3,15 +3,23 @@
  * an integration check, because it needs those packages (.ci/run installs them; a missing tool
  * fails the test with the command that installs it, never a silent pass).
  */
-import { execFileSync } from "child_process";
+import { execFileSync, spawn, spawnSync, ChildProcess } from "child_process";
+import * as net from "net";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
-import { cloudConfig, renderCloudConfig, ROLE_PACKAGES, FAIL2BAN_SSHD_JAIL_PATH } from "../../components/openstack/cloudinit";
+import {
+  cloudConfig,
+  renderCloudConfig,
+  ROLE_PACKAGES,
+  FAIL2BAN_SSHD_JAIL_PATH,
+  SSHD_HOST_KEY,
+  SSHD_HOST_KEY_PATH,
+} from "../../components/openstack/cloudinit";
 import { ROLES } from "../../stacks/schema";
 import { program } from "../../stacks/program";
-import { runProgram, stackConfig } from "../unit/support/harness";
+import { runProgram, stackConfig, unwrap } from "../unit/support/harness";
 
 /** Runs Debian's `cloud-init schema` on a document; throws with its output when invalid. */
 function cloudInitSchema(doc: string): string {
@@ -127,9 +135,18 @@ describe("cloud-init user data", () => {
       const instances = run.ofType("openstack:compute/instance:Instance");
       expect(instances.length).toBeGreaterThan(4);
       for (const i of instances) {
-        const userData = String(i.inputs?.userData);
+        // the user data holds the machine's host key: a secret
+        const sent = await unwrap(i.props.userData as never);
+        expect({ vm: i.name, secret: sent.secret }).toEqual({ vm: i.name, secret: true });
+        const userData = String(sent.value);
         expect(cloudInitSchema(userData)).toMatch(/Valid cloud-config/);
-        const parsed = yaml.load(userData) as { hostname: string; packages: string[]; write_files: { content: string }[] };
+        const parsed = yaml.load(userData) as {
+          hostname: string;
+          packages: string[];
+          write_files: { content: string }[];
+          ssh_keys: Record<string, string>;
+        };
+        expect(Object.keys(parsed.ssh_keys).sort()).toEqual(["ed25519_private", "ed25519_public"]);
         const role = (i.inputs?.metadata as Record<string, string>)["rayswarm-roles"] as keyof typeof ROLE_PACKAGES;
         expect(parsed.hostname).toBe(i.name.replace(/-vm$/, "") === i.name ? i.name : i.inputs?.name);
         for (const p of ROLE_PACKAGES[role]) expect(parsed.packages).toContain(p);
@@ -150,4 +167,111 @@ describe("cloud-init user data", () => {
     expect(cloudConfig("h", ["ray-head"]).packages).not.toContain("docker.io");
     for (const role of ROLES) expect(renderCloudConfig(cloudConfig("x", [role]))).not.toMatch(/PRIVATE KEY|password|SWMTKN/i);
   });
+});
+
+/** A real ed25519 key pair from ssh-keygen, as tls.PrivateKey gives it (OpenSSH format, no comment). */
+function realHostKey(dir: string): { privateKey: string; publicKey: string } {
+  const file = path.join(dir, "generated");
+  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", file]);
+  return { privateKey: fs.readFileSync(file, "utf8"), publicKey: fs.readFileSync(`${file}.pub`, "utf8") };
+}
+
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const srv = net.createServer().listen(0, "127.0.0.1", () => {
+      const port = (srv.address() as net.AddressInfo).port;
+      srv.close(() => resolve(port));
+    });
+  });
+
+describe("the machine's SSH host key in the user data", () => {
+  let dir: string;
+  let sshd: ChildProcess | undefined;
+  beforeAll(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "hostkey-"));
+  });
+  afterAll(() => {
+    if (sshd?.pid) process.kill(sshd.pid, "SIGTERM");
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  test.each(ROLES)("the %s document with a real host key passes `cloud-init schema` and installs only that key", (role) => {
+    const key = realHostKey(fs.mkdtempSync(path.join(dir, "k-")));
+    const doc = renderCloudConfig(cloudConfig(`dev-${role}`, [role], key));
+    expect(cloudInitSchema(doc)).toMatch(/Valid cloud-config/);
+    const parsed = yaml.load(doc) as Record<string, unknown> & { write_files: { path: string; content: string }[] };
+    expect(parsed.ssh_deletekeys).toBe(true);
+    expect(parsed.ssh_genkeytypes).toEqual(["ed25519"]);
+    expect(parsed.ssh_keys).toEqual({ ed25519_private: key.privateKey, ed25519_public: key.publicKey.trim() });
+    expect(parsed.write_files.find((f) => f.path === SSHD_HOST_KEY_PATH)?.content).toBe(SSHD_HOST_KEY);
+  });
+
+  test("sshd serving the key the document installs is accepted by ssh with the program's known_hosts line, and a wrong line is refused", async () => {
+    const key = realHostKey(dir);
+    const doc = yaml.load(renderCloudConfig(cloudConfig("dev-orchestration", ["orchestration"], key))) as {
+      ssh_keys: { ed25519_private: string; ed25519_public: string };
+      write_files: { path: string; content: string }[];
+    };
+    // What cloud-init's ssh module writes: the private key 0600 (the public one beside it).
+    const hostKeyFile = path.join(dir, "ssh_host_ed25519_key");
+    fs.writeFileSync(hostKeyFile, doc.ssh_keys.ed25519_private, { mode: 0o600 });
+    // the key survives YAML: its public half is the document's public key
+    expect(execFileSync("ssh-keygen", ["-y", "-f", hostKeyFile], { encoding: "utf8" }).trim()).toBe(doc.ssh_keys.ed25519_public);
+    // sshd with the document's drop-in (its HostKey pointed at the file written here)
+    const dropIn = doc.write_files.find((f) => f.path === SSHD_HOST_KEY_PATH)!.content;
+    const port = await freePort();
+    const cfg = path.join(dir, "sshd_config");
+    fs.writeFileSync(
+      cfg,
+      [
+        dropIn.replace("/etc/ssh/ssh_host_ed25519_key", hostKeyFile),
+        `Port ${port}`,
+        "ListenAddress 127.0.0.1",
+        `PidFile ${path.join(dir, "sshd.pid")}`,
+        "UsePAM no",
+        "PasswordAuthentication no",
+        "KbdInteractiveAuthentication no",
+        "AllowUsers nobody-rayswarm",
+        "",
+      ].join("\n"),
+    );
+    fs.mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+    sshd = spawn("/usr/sbin/sshd", ["-D", "-e", "-f", cfg], { stdio: ["ignore", "ignore", "pipe"] });
+    let scan = "";
+    for (let i = 0; i < 50 && !scan.includes("ssh-ed25519"); i++) {
+      scan = spawnSync("ssh-keyscan", ["-p", String(port), "127.0.0.1"], { encoding: "utf8" }).stdout ?? "";
+      if (!scan.includes("ssh-ed25519")) await new Promise((r) => setTimeout(r, 100));
+    }
+    // sshd offers the ed25519 key of the document and no other type
+    expect(scan.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual([`[127.0.0.1]:${port} ${doc.ssh_keys.ed25519_public}`]);
+
+    const sshWith = (knownHost: string) => {
+      const kh = path.join(dir, "known_hosts");
+      fs.writeFileSync(kh, `${knownHost}\n`);
+      const r = spawnSync(
+        "ssh",
+        [
+          "-F",
+          "/dev/null",
+          "-o",
+          "BatchMode=yes",
+          "-o",
+          "StrictHostKeyChecking=yes",
+          "-o",
+          `UserKnownHostsFile=${kh}`,
+          "-p",
+          String(port),
+        ].concat(["-i", path.join(dir, "generated"), "nobody-rayswarm@127.0.0.1", "true"]),
+        { encoding: "utf8", timeout: 30000 },
+      );
+      return r.stderr;
+    };
+    // the program's line (address + public key): the host key is verified, then the login is refused (no such user)
+    const ok = sshWith(`[127.0.0.1]:${port} ${doc.ssh_keys.ed25519_public}`);
+    expect(ok).not.toMatch(/Host key verification failed|REMOTE HOST IDENTIFICATION HAS CHANGED/);
+    expect(ok).toMatch(/Permission denied/);
+    // the check is real: another key for the same address is refused before any login
+    const other = realHostKey(fs.mkdtempSync(path.join(dir, "other-")));
+    expect(sshWith(`[127.0.0.1]:${port} ${other.publicKey.trim()}`)).toMatch(/Host key verification failed/);
+  }, 60000);
 });

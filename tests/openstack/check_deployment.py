@@ -129,6 +129,17 @@ def check(outputs, stack, api_file, cfg):
         fail(f"bastionAddress {outputs['bastionAddress']} is not the bastion's floating IP {machines[bastion]['publicAddress']}")
     print("ok: floating IPs on the bastion and the Swarm managers only")
 
+    # known_hosts: one ed25519 line per machine, the bastion at the floating IP neutron gave its
+    # port, every other machine at its port's fixed address (what the connections dial).
+    want_hosts = sorted(
+        fip_by_port.get(ports[n]["id"], "?") if n == bastion else ports[n]["fixed_ips"][0]["ip_address"] for n in machines
+    )
+    lines = [l.split() for l in outputs.get("sshKnownHosts", "").splitlines() if l.strip()]
+    if sorted(l[0] for l in lines) != want_hosts or any(len(l) != 3 or l[1] != "ssh-ed25519" for l in lines):
+        fail(f"sshKnownHosts names {sorted(l[0] for l in lines)} (types {sorted({l[1] for l in lines if len(l) > 1})}), want ed25519 keys for {want_hosts}")
+    else:
+        print(f"ok: sshKnownHosts has an ed25519 host key for each of the {len(lines)} machines at the address its connection uses")
+
     # Security-group rules, as neutron stores them.
     admin, cluster, serving = cfg["adminCidr"], cfg["clusterCidr"], int(cfg["servingPort"])
     rules = []

@@ -121,7 +121,8 @@ bad = {op: urns for op, urns in ops.items() if op not in ("create", "same")}
 if bad:
     sys.exit(f"FAIL: the scale-out plan does more than create: {bad}")
 created = sorted(ops.get("create", []))
-want = sorted(f"{stack}-ray-worker-1{s}" for s in ("", "-port", "-vm"))
+# the machine (component), its port, its instance and its SSH host key (tls, a secret)
+want = sorted(f"{stack}-ray-worker-1{s}" for s in ("", "-host-key", "-port", "-vm"))
 if created != want:
     sys.exit(f"FAIL: the scale-out plan creates {created}, want {want}")
 print(f"ok: the scale-out plan only creates: {created}")

@@ -139,7 +139,7 @@ describe("invalid configurations fail with a message naming the key, the bad val
     [
       "an image tarball that is not there",
       { ...openstack, "rayswarm:imageTarballs": '["/nonexistent/rayswarm_serving_dev.tar"]' },
-      /^rayswarm:imageTarballs: \/nonexistent\/rayswarm_serving_dev\.tar does not exist: make it with bash scripts\/images\/save-images\.sh \/nonexistent <image>/,
+      /^rayswarm:imageTarballs: \/nonexistent\/rayswarm_serving_dev\.tar does not exist: make it with bash scripts\/images\/build-images\.sh serving && bash scripts\/images\/save-images\.sh \/nonexistent rayswarm\/serving:dev/,
     ],
     [
       "serving port that collides with RabbitMQ",

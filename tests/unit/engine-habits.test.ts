@@ -141,12 +141,13 @@ describe("the local stack under the real engine's rules", () => {
 });
 
 describe("triggers come from content", () => {
-  test("image tarballs are triggered by their content hash: a rebuilt image is copied and loaded again, nothing else changes", async () => {
+  test("image tarballs are triggered by their content hash: a rebuilt image is copied, loaded and deployed again, nothing else changes", async () => {
     const a = inputsOf(await runProgram("local", localConfig({}, "image v1"), program));
     const b = inputsOf(await runProgram("local", localConfig({}, "image v2"), program));
     const changed = Object.keys(a).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
-    // 2 production machines x 4 tarballs x (copy + load); the copies' source paths differ too
-    expect(changed.every((k) => /-serving-(image|load)-/.test(k))).toBe(true);
+    // 2 production machines x 4 tarballs x (copy + load); the copies' source paths differ too;
+    // and the serving stack file, which names the images by ID: the new images are deployed
+    expect(changed.filter((k) => !/-serving-(image|load)-/.test(k))).toEqual(["command:remote:Command::local-serving-deploy"]);
     expect(changed.filter((k) => k.includes("-serving-load-"))).toHaveLength(8);
   });
 
@@ -189,5 +190,39 @@ describe("triggers come from content", () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("existing machines: a hostKey per inventory entry", () => {
+  const KEY = ["-----BEGIN", "OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----"].join(" ");
+  const hostKey = (n: number) => `ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI${"k".repeat(40)}${n}`;
+  const inventory = [
+    { name: "orch", address: "203.0.113.10", roles: ["orchestration"], user: "root", hostKey: hostKey(0) },
+    { name: "head", address: "172.30.0.11", roles: ["ray-head"], user: "root", hostKey: hostKey(1) },
+    { name: "rw0", address: "172.30.0.12", roles: ["ray-worker"], user: "root", hostKey: hostKey(2) },
+    { name: "mgr0", address: "172.30.0.13", roles: ["swarm-manager"], user: "root", hostKey: hostKey(3) },
+    // no hostKey: not checked (the program warns), the jump to it still checks the bastion's
+    { name: "sw0", address: "172.30.0.14", roles: ["swarm-worker"], user: "root" },
+  ];
+
+  test("every connection checks its machine's listed key, and every jump the bastion's", async () => {
+    const config = { "rayswarm:environment": "existing", "rayswarm:sshPrivateKey": KEY, "rayswarm:hosts": JSON.stringify(inventory) };
+    const run = await runProgram("existing", config, program);
+    const keyAt = new Map(inventory.map((h) => [h.address, h.hostKey]));
+    const cmds = run.ofType(CMD).concat(run.ofType("command:remote:CopyToRemote"));
+    expect(cmds.length).toBeGreaterThan(20);
+    const seen = new Set<string>();
+    for (const c of cmds) {
+      const conn = (await unwrap<Record<string, unknown>>(c.props.connection as never)).value!;
+      const host = String(conn.host);
+      expect({ step: c.name, known: keyAt.has(host) }).toEqual({ step: c.name, known: true });
+      seen.add(host);
+      expect({ step: c.name, hostKey: conn.hostKey }).toEqual({ step: c.name, hostKey: keyAt.get(host) });
+      const proxy = conn.proxy as Record<string, unknown> | undefined;
+      if (host === "203.0.113.10") expect(proxy).toBeUndefined();
+      else
+        expect({ step: c.name, proxy: proxy?.host, key: proxy?.hostKey }).toEqual({ step: c.name, proxy: "203.0.113.10", key: hostKey(0) });
+    }
+    expect(seen.size).toBe(inventory.length);
   });
 });

@@ -1,4 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
+import type * as tls from "@pulumi/tls";
+import * as yaml from "js-yaml";
 import { program } from "../../stacks/program";
 import {
   RAY_METRICS_PORT,
@@ -182,6 +184,68 @@ describe.each([
     }
   });
 
+  test("SSH host keys: one per machine, installed by its (secret) user data, checked on every connection and jump, in known_hosts", async () => {
+    const names = run.ofType(T.instance).map((i) => String(i.inputs?.name));
+    expect(names).toHaveLength(Object.values(expectedRoles).reduce((a, b) => a + b, 0));
+    const bastion = `${stack}-orchestration`;
+    const hostKey: Record<string, string> = {};
+    const addressOf: Record<string, string> = {};
+    for (const m of names) {
+      const key = run.byName(`${m}-host-key`);
+      expect(key.inputs?.algorithm).toBe("ED25519");
+      const res = key.resource as tls.PrivateKey;
+      const pub = String((await unwrap(res.publicKeyOpenssh)).value).trim();
+      // (the engine makes it a secret: additionalSecretOutputs, checked below; mocks do not apply it)
+      const priv = await unwrap(res.privateKeyOpenssh);
+      expect(pub).toMatch(/^ssh-ed25519 /);
+      hostKey[m] = pub;
+      addressOf[m] = (run.byName(`${m}-port`).inputs?.fixedIps as { ipAddress: string }[])[0].ipAddress;
+      // the user data carries this machine's key pair, and is a secret as a whole
+      const userData = await unwrap(run.byName(`${m}-vm`).props.userData as pulumi.Input<string>);
+      expect({ machine: m, secret: userData.secret }).toEqual({ machine: m, secret: true });
+      const doc = yaml.load(String(userData.value)) as Record<string, unknown>;
+      expect(doc).toMatchObject({
+        ssh_deletekeys: true,
+        ssh_genkeytypes: ["ed25519"],
+        ssh_keys: { ed25519_private: priv.value, ed25519_public: pub },
+      });
+      expect(String(priv.value)).toMatch(/OPENSSH PRIVATE KEY/);
+    }
+    expect(new Set(Object.values(hostKey)).size).toBe(names.length);
+    // the bastion is reached at its floating IP (the association's), the others at their private address
+    const bastionIp = String(run.byName(`${bastion}-fip-assoc`).inputs?.floatingIp);
+    expect(bastionIp).toMatch(/^198\.51\.100\./);
+    const machineAt = new Map([
+      [bastionIp, bastion],
+      ...names.filter((m) => m !== bastion).map((m) => [addressOf[m], m] as [string, string]),
+    ]);
+    const remote = run.ofType(T.ready).concat(run.ofType("command:remote:CopyToRemote"));
+    expect(remote.length).toBeGreaterThan(names.length);
+    for (const c of remote) {
+      const conn = (await unwrap<Record<string, unknown>>(c.props.connection as never)).value!;
+      const machine = machineAt.get(String(conn.host));
+      expect({ step: c.name, machine: machine !== undefined }).toEqual({ step: c.name, machine: true });
+      expect({ step: c.name, hostKey: conn.hostKey }).toEqual({ step: c.name, hostKey: hostKey[machine!] });
+      const proxy = conn.proxy as Record<string, unknown> | undefined;
+      if (machine === bastion) expect(proxy).toBeUndefined();
+      else
+        expect({ step: c.name, proxy: proxy?.host, hostKey: proxy?.hostKey }).toEqual({
+          step: c.name,
+          proxy: bastionIp,
+          hostKey: hostKey[bastion],
+        });
+    }
+    // known_hosts: one line per machine, by the address its connection uses
+    const known = String((await unwrap(run.outputs.sshKnownHosts as never)).value);
+    expect(known.endsWith("\n")).toBe(true);
+    expect(
+      known
+        .split("\n")
+        .filter((l) => l)
+        .sort(),
+    ).toEqual(names.map((m) => `${m === bastion ? bastionIp : addressOf[m]} ${hostKey[m]}`).sort());
+  });
+
   test("non-bastion machines are reached through the bastion; the bastion directly", async () => {
     // Steps on the orchestration machine itself: its readiness, and the monitoring's there
     // (Prometheus, its config and the machines' target files, its own exporter).
@@ -240,14 +304,31 @@ describe.each([
   test("outputs: ssh command per machine through the bastion, addresses per role, dashboard tunnel", async () => {
     const ssh = (await unwrap<Record<string, string>>(run.outputs.sshCommands as never)).value!;
     expect(Object.keys(ssh)).toHaveLength(Object.values(expectedRoles).reduce((a, b) => a + b, 0));
-    expect(ssh[`${stack}-orchestration`]).toMatch(/^ssh debian@198\.51\.100\.\d+$/);
-    expect(ssh[`${stack}-ray-head`]).toMatch(/^ssh -J debian@198\.51\.100\.\d+ debian@10\.4[23]\.0\.11$/);
+    // the lines name the stack's key and known_hosts files on both hops (sshSetup writes them)
+    const files = `-i ~/.ssh/rayswarm-${stack} -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/rayswarm-${stack}.known_hosts`;
+    const bastion = ssh[`${stack}-orchestration`];
+    expect(bastion).toMatch(new RegExp(String.raw`^ssh ${files} debian@198\.51\.100\.\d+$`));
+    const bastionAddress = bastion.split("@")[1];
+    const head = run.byName(`${stack}-ray-head-port`).inputs?.fixedIps as { ipAddress: string }[];
+    expect(ssh[`${stack}-ray-head`]).toBe(
+      `ssh ${files} -o ProxyCommand="ssh ${files} -W %h:%p debian@${bastionAddress}" debian@${head[0].ipAddress}`,
+    );
+    expect(await unwrap<string>(run.outputs.sshSetup as never)).toEqual({
+      value:
+        `mkdir -p ~/.ssh && (umask 077 && pulumi stack output --stack ${stack} sshPrivateKey --show-secrets > ~/.ssh/rayswarm-${stack}) && ` +
+        `pulumi stack output --stack ${stack} sshKnownHosts > ~/.ssh/rayswarm-${stack}.known_hosts`,
+      secret: false,
+    });
     const addrs = (await unwrap<Record<string, string[]>>(run.outputs.privateAddresses as never)).value!;
     expect(addrs["swarm-manager"]).toHaveLength(expectedRoles["swarm-manager"]);
     expect(new Set(Object.values(addrs).flat()).size).toBe(Object.values(expectedRoles).reduce((a, b) => a + b, 0));
     const tunnel = (await unwrap<string>(run.outputs.rayDashboardTunnel as never)).value!;
     // the dashboard admits only the Ray machines: the tunnel ends on the head, through the bastion
-    expect(tunnel).toMatch(/^ssh -J debian@198\.51\.100\.\d+ -N -L 8265:10\.4[23]\.0\.11:8265 debian@10\.4[23]\.0\.11 /);
+    expect(tunnel).toMatch(
+      new RegExp(
+        String.raw`^ssh -i .*ProxyCommand="ssh .* -W %h:%p debian@198\.51\.100\.\d+" -N -L 8265:10\.4[23]\.0\.11:8265 debian@10\.4[23]\.0\.11 `,
+      ),
+    );
   });
 
   test("model promotion: every production machine accepts SSH (git push) from the Ray head's group, not the Ray workers'", () => {
@@ -361,6 +442,21 @@ describe.each(["dev", "prod"])("replacements on OpenStack (%s)", (stack) => {
     }
   });
 
+  test("the host keys' private halves and the instances' user data are secret outputs in the state", () => {
+    const instances = run.ofType(T.instance);
+    for (const i of instances) {
+      const machine = String(i.inputs?.name);
+      expect({ vm: i.name, secret: options.get(i.name)?.additionalSecretOutputs }).toEqual({
+        vm: i.name,
+        secret: expect.arrayContaining(["userData"]),
+      });
+      expect({ key: machine, secret: options.get(`${machine}-host-key`)?.additionalSecretOutputs }).toEqual({
+        key: machine,
+        secret: expect.arrayContaining(["privateKeyOpenssh", "privateKeyPem"]),
+      });
+    }
+  });
+
   test("a port with a fixed address, and a floating-IP association, are deleted before their replacement", () => {
     for (const p of run.ofType(T.port)) {
       expect((p.inputs?.fixedIps as { ipAddress?: string }[])[0].ipAddress).toMatch(/^10\.4[23]\.0\.\d+$/);
@@ -416,12 +512,31 @@ test("a configured public key is used instead of a generated one (and no key out
     { ...stackConfig("dev"), "rayswarm:sshPublicKey": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIown me@laptop", "rayswarm:sshPrivateKey": key },
     program,
   );
-  // no machine key is generated (the only generated key is the promotion deploy key)
-  expect(run.ofType("tls:index/privateKey:PrivateKey").map((k) => k.name)).toEqual(["dev-promotion-deploy-key"]);
+  // no login key is generated: the keys made are the machines' host keys and the promotion deploy key
+  expect(run.ofType("tls:index/privateKey:PrivateKey").map((k) => k.name)).toEqual([
+    "dev-orchestration-host-key",
+    "dev-ray-head-host-key",
+    "dev-ray-worker-0-host-key",
+    "dev-swarm-manager-0-host-key",
+    "dev-swarm-worker-0-host-key",
+    "dev-promotion-deploy-key",
+  ]);
   expect(run.ofType(T.keypair)[0].inputs?.publicKey).toBe("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIown me@laptop");
   expect(run.outputs.sshPrivateKey).toBe("(your configured key)");
   const conn = await unwrap<Record<string, unknown>>(run.ofType(T.ready)[0].props.connection as never);
   expect(conn.secret).toBe(true);
   expect(conn.value?.privateKey).toBe(key);
+  // the ssh lines use the operator's own key and the stack's known_hosts file, which sshSetup writes
+  const ssh = (await unwrap<Record<string, string>>(run.outputs.sshCommands as never)).value!;
+  expect(ssh["dev-orchestration"]).toMatch(/^ssh -o UserKnownHostsFile=~\/\.ssh\/rayswarm-dev\.known_hosts debian@198\.51\.100\.\d+$/);
+  expect(await unwrap(run.outputs.sshSetup as never)).toEqual({
+    value: "mkdir -p ~/.ssh && pulumi stack output --stack dev sshKnownHosts > ~/.ssh/rayswarm-dev.known_hosts",
+    secret: false,
+  });
+  expect(
+    String((await unwrap(run.outputs.sshKnownHosts as never)).value)
+      .split("\n")
+      .filter((l) => l),
+  ).toHaveLength(5);
   void ADMIN_CIDR;
 });

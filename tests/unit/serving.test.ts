@@ -1,11 +1,14 @@
+import { execFileSync } from "child_process";
 import * as crypto from "crypto";
 import * as fs from "fs";
+import * as os from "os";
 import * as path from "path";
 import * as yaml from "js-yaml";
 import * as pulumi from "@pulumi/pulumi";
 import { program } from "../../stacks/program";
-import { buildStackFile, renderStackFile, StackFile } from "../../components/serving";
-import { RunResult, runProgram, stackConfig, unwrap } from "./support/harness";
+import { buildStackFile, renderStackFile, StackFile, tarballImages } from "../../components/serving";
+import { parsePlatformConfig } from "../../stacks/config";
+import { RunResult, runProgram, stackConfig, unwrap, writeImageTarball } from "./support/harness";
 
 const CMD = "command:remote:Command";
 
@@ -22,6 +25,49 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
     fileText = stdin.value!;
     file = yaml.load(fileText) as StackFile;
     passwords = run.ofType("random:index/randomPassword:RandomPassword").map((p) => `mock-password-${p.name}`);
+  });
+
+  test("the prediction service is the image this project builds: its tarball is delivered to every swarm machine and the stack file names its image ID", async () => {
+    const config = stackConfig(stack);
+    expect(config["rayswarm:servingImage"]).toBe("rayswarm/serving:dev");
+    const [tar] = JSON.parse(config["rayswarm:imageTarballs"]) as string[];
+    expect(tar.endsWith("/rayswarm_serving_dev.tar")).toBe(true);
+    const id = tarballImages(tar)["rayswarm/serving:dev"];
+    expect(id).toMatch(/^sha256:[0-9a-f]{64}$/);
+    // pinned: api and worker run the delivered image by ID, no tag is left to resolve
+    expect(file.services.api.image).toBe(id);
+    expect(file.services.worker.image).toBe(id);
+    expect(fileText).not.toContain("rayswarm/serving");
+    // delivery: a copy and a load per swarm machine, before the deploy
+    const swarm = run.ofType("openstack:compute/instance:Instance").filter((i) => /swarm-(manager|worker)-\d+-vm$/.test(i.name));
+    expect(swarm.length).toBe(stack === "dev" ? 2 : 6);
+    const deploy = run.byName(`${stack}-serving-deploy`);
+    const before = run.dependsOnTransitively(deploy);
+    for (const vm of swarm) {
+      const machine = String(vm.inputs?.name);
+      const copy = run.byName(`${stack}-serving-image-${machine}-rayswarm_serving_dev.tar`);
+      expect(copy.type).toBe("command:remote:CopyToRemote");
+      expect(copy.inputs?.remotePath).toBe("/var/tmp/rayswarm-image-rayswarm_serving_dev.tar");
+      const load = run.byName(`${stack}-serving-load-${machine}-rayswarm_serving_dev.tar`);
+      expect(String((await unwrap(load.props.create as pulumi.Input<string>)).value)).toContain(
+        "image-load.sh /var/tmp/rayswarm-image-rayswarm_serving_dev.tar",
+      );
+      // a rebuilt image (new tarball content) is copied and loaded again; a new machine gets it too
+      const triggers = (copy.inputs?.triggers as string[]).concat(load.inputs?.triggers as string[]);
+      expect(triggers).toContain(`${machine}-vm-id`);
+      expect(before.has(load)).toBe(true);
+      expect(run.dependsOnTransitively(load).has(copy)).toBe(true);
+    }
+    // another build of the image: another ID in the stack file, and the tarball's new hash in the triggers
+    const rebuilt = await runProgram(stack, stackConfig(stack, "rebuilt"), program);
+    const rebuiltFile = yaml.load(
+      String((await unwrap(rebuilt.byName(`${stack}-serving-deploy`).props.stdin as never)).value),
+    ) as StackFile;
+    expect(rebuiltFile.services.api.image).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(rebuiltFile.services.api.image).not.toBe(id);
+    const machine = String(swarm[0].inputs?.name);
+    const loadTriggers = (r: RunResult) => r.byName(`${stack}-serving-load-${machine}-rayswarm_serving_dev.tar`).inputs?.triggers;
+    expect(loadTriggers(rebuilt)).not.toEqual(loadTriggers(run));
   });
 
   test("the stack file has the four services with replicas from config", () => {
@@ -146,7 +192,11 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
   test("the outputs include the web URL on a manager's public address and the operator commands", async () => {
     expect((await unwrap<string>(run.outputs.webUrl as never)).value).toMatch(/^http:\/\/198\.51\.100\.\d+:8080\/$/);
     expect((await unwrap<string>(run.outputs.promoteCommand as never)).value).toMatch(
-      /^ssh -J debian@198\.51\.100\.\d+ debian@10\.4\d\.0\.11 sudo bash \/opt\/rayswarm\/current\/promotion\/promote\.sh /,
+      new RegExp(
+        `^ssh -i ~/.ssh/rayswarm-${stack} -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/rayswarm-${stack}.known_hosts ` +
+          `-o ProxyCommand="ssh -i ~/.ssh/rayswarm-${stack} -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/rayswarm-${stack}.known_hosts ` +
+          String.raw`-W %h:%p debian@198\.51\.100\.\d+" debian@10\.4\d\.0\.11 sudo bash /opt/rayswarm/current/promotion/promote\.sh `,
+      ),
     );
     expect((await unwrap<string>(run.outputs.modelVersion as never)).value).toBe("20261129T000000Z-mock0001");
     // one line to tune + promote (budget, trials, seed), one to read every machine's registry
@@ -182,5 +232,71 @@ describe("stack file variants", () => {
   test("renders to YAML that reads back identically", () => {
     const f = buildStackFile({ ...base, endpointMode: "vip", publishMode: "ingress" });
     expect(yaml.load(renderStackFile(f))).toEqual(JSON.parse(JSON.stringify(f)));
+  });
+});
+
+describe("the serving image on OpenStack must be one this stack delivers (or pinned by digest)", () => {
+  const base = () => ({ ...stackConfig("dev"), "rayswarm:adminCidr": "203.0.113.0/24" });
+  const problems = (cfg: Record<string, string>) => {
+    try {
+      parsePlatformConfig(cfg, "dev");
+      return "";
+    } catch (e) {
+      return (e as Error).message;
+    }
+  };
+
+  test("a tag no tarball carries (the old default rayswarm/serving:latest) is refused, naming the key and the commands", () => {
+    const msg = problems({ ...base(), "rayswarm:servingImage": "rayswarm/serving:latest" });
+    expect(msg).toMatch(
+      /rayswarm:servingImage rayswarm\/serving:latest is in no rayswarm:imageTarballs file \(.*rayswarm_serving_dev\.tar\)/,
+    );
+    expect(msg).toContain(
+      "bash scripts/images/build-images.sh serving && bash scripts/images/save-images.sh .local/images rayswarm/serving:latest",
+    );
+    expect(msg).toContain("list .local/images/rayswarm_serving_latest.tar in rayswarm:imageTarballs");
+    const none = problems({ ...base(), "rayswarm:imageTarballs": "[]" });
+    expect(none).toMatch(/rayswarm:servingImage rayswarm\/serving:dev is in no rayswarm:imageTarballs file \(none listed\)/);
+  });
+
+  test("a missing tarball names the commands that make it; a file that is not a docker save tarball is refused", () => {
+    const missing = problems({ ...base(), "rayswarm:imageTarballs": '[".local/images/rayswarm_serving_dev.tar"]' });
+    expect(missing).toContain(
+      "rayswarm:imageTarballs: .local/images/rayswarm_serving_dev.tar does not exist: make it with bash scripts/images/build-images.sh serving && bash scripts/images/save-images.sh .local/images rayswarm/serving:dev",
+    );
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-bad-tar-"));
+    const bad = path.join(dir, "rayswarm_serving_dev.tar");
+    fs.writeFileSync(bad, "not a tarball at all");
+    expect(problems({ ...base(), "rayswarm:imageTarballs": JSON.stringify([bad]) })).toContain(
+      `${bad} has no manifest.json: not a \`docker save\` tarball`,
+    );
+  });
+
+  test("an image named by digest needs no tarball; deploy: infrastructure needs no tarball at all", () => {
+    const digest = `registry.example.com/serving@sha256:${"a".repeat(64)}`;
+    expect(problems({ ...base(), "rayswarm:servingImage": digest, "rayswarm:imageTarballs": "[]" })).toBe("");
+    expect(
+      problems({ ...base(), "rayswarm:deploy": "infrastructure", "rayswarm:imageTarballs": '["/nonexistent/rayswarm_serving_dev.tar"]' }),
+    ).toBe("");
+  });
+
+  test("tarballs as docker save writes them: the tag's image ID is its config blob's digest (older and OCI layouts)", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-tar-"));
+    const file = writeImageTarball(path.join(dir, "a.tar"), "rayswarm/serving:dev", "x");
+    const ids = tarballImages(file);
+    expect(Object.keys(ids)).toEqual(["rayswarm/serving:dev"]);
+    const configName = execFileSync("tar", ["-tf", file], { encoding: "utf8" })
+      .split("\n")
+      .find((n) => n.endsWith(".json") && n !== "manifest.json")!;
+    const config = execFileSync("tar", ["-xOf", file, configName]);
+    expect(ids["rayswarm/serving:dev"]).toBe(`sha256:${crypto.createHash("sha256").update(config).digest("hex")}`);
+    // an OCI-layout tarball (docker >= 25): Config is blobs/sha256/<hex>, made with GNU tar here
+    const oci = path.join(dir, "oci");
+    fs.mkdirSync(path.join(oci, "blobs/sha256"), { recursive: true });
+    const hex = crypto.createHash("sha256").update("{}").digest("hex");
+    fs.writeFileSync(path.join(oci, "blobs/sha256", hex), "{}");
+    fs.writeFileSync(path.join(oci, "manifest.json"), JSON.stringify([{ Config: `blobs/sha256/${hex}`, RepoTags: ["x/y:1"], Layers: [] }]));
+    execFileSync("tar", ["-cf", path.join(dir, "oci.tar"), "-C", oci, "blobs", "manifest.json"]);
+    expect(tarballImages(path.join(dir, "oci.tar"))).toEqual({ "x/y:1": `sha256:${hex}` });
   });
 });
