@@ -200,11 +200,19 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
     );
     expect((await unwrap<string>(run.outputs.modelVersion as never)).value).toBe("20261129T000000Z-mock0001");
     // one line to tune + promote (budget, trials, seed), one to read every machine's registry
+    // the head's ssh line (key and known_hosts files, the jump as a ProxyCommand), then the command
+    const head =
+      `^ssh -i ~/.ssh/rayswarm-${stack} -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/rayswarm-${stack}.known_hosts ` +
+      `-o ProxyCommand="ssh -i ~/.ssh/rayswarm-${stack} -o IdentitiesOnly=yes -o UserKnownHostsFile=~/.ssh/rayswarm-${stack}.known_hosts ` +
+      String.raw`-W %h:%p debian@198\.51\.100\.\d+" debian@10\.4\d\.0\.11 `;
     expect((await unwrap<string>(run.outputs.trainCommand as never)).value).toMatch(
-      /^ssh -J debian@198\.51\.100\.\d+ debian@10\.4\d\.0\.11 sudo bash \/opt\/rayswarm\/current\/promotion\/train-promote\.sh \/var\/lib\/rayswarm\/models-repo 10\.4\d\.0\.11:6379 --trials 16 --time-budget 600 --seed 7$/,
+      new RegExp(
+        head +
+          String.raw`sudo bash /opt/rayswarm/current/promotion/train-promote\.sh /var/lib/rayswarm/models-repo 10\.4\d\.0\.11:6379 --trials 16 --time-budget 600 --seed 7$`,
+      ),
     );
     expect((await unwrap<string>(run.outputs.modelsCommand as never)).value).toMatch(
-      /^ssh -J debian@198\.51\.100\.\d+ debian@10\.4\d\.0\.11 bash \/opt\/rayswarm\/current\/promotion\/models\.sh( http:\/\/10\.4\d\.0\.\d+:8080)+$/,
+      new RegExp(head + String.raw`bash /opt/rayswarm/current/promotion/models\.sh( http://10\.4\d\.0\.\d+:8080)+$`),
     );
   });
 });
@@ -260,9 +268,12 @@ describe("the serving image on OpenStack must be one this stack delivers (or pin
   });
 
   test("a missing tarball names the commands that make it; a file that is not a docker save tarball is refused", () => {
-    const missing = problems({ ...base(), "rayswarm:imageTarballs": '[".local/images/rayswarm_serving_dev.tar"]' });
+    // a folder of its own, so a tarball this machine happens to have (.local/images) is not found
+    const empty = fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-no-tar-"));
+    const absent = path.join(empty, "rayswarm_serving_dev.tar");
+    const missing = problems({ ...base(), "rayswarm:imageTarballs": JSON.stringify([absent]) });
     expect(missing).toContain(
-      "rayswarm:imageTarballs: .local/images/rayswarm_serving_dev.tar does not exist: make it with bash scripts/images/build-images.sh serving && bash scripts/images/save-images.sh .local/images rayswarm/serving:dev",
+      `rayswarm:imageTarballs: ${absent} does not exist: make it with bash scripts/images/build-images.sh serving && bash scripts/images/save-images.sh ${empty} rayswarm/serving:dev`,
     );
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-bad-tar-"));
     const bad = path.join(dir, "rayswarm_serving_dev.tar");
