@@ -24,7 +24,10 @@ ROLE_GROUPS = {
     "swarm-worker": ["internal", "swarm", "serving"],
 }
 ANTI_AFFINITY = {"ray-worker": "ray-workers", "swarm-manager": "swarm-managers", "swarm-worker": "swarm-workers"}
-RAY_PORTS = [6379, 6380, 6381, 8265, 8090, 10001, 10002, 10500, 10999, 52365, 52366, 52367]
+RAY_PORTS = [6379, 6380, 6381, 8265, 10001, 10002, 10500, 10999, 52365, 52366, 52367]
+# Ray's metrics export binds every address: open from the bastion's group (Prometheus) only,
+# not even between Ray machines (components/openstack/security.ts RAY_METRICS_PORT).
+RAY_METRICS_PORT = 8090
 SWARM_PORTS = [2377, 7946, 4789, 5672, 6379]  # Swarm, RabbitMQ, Redis
 DOCKER_API = [2375, 2376]
 WORLD = {"0.0.0.0/0", "::/0"}
@@ -158,7 +161,7 @@ def check(outputs, stack, api_file, cfg):
         if prefix in WORLD or (prefix and ipaddress.ip_network(prefix).prefixlen == 0):
             if not (r["group"] == "serving" and r["protocol"] == "tcp" and r["port_range_min"] == serving == r["port_range_max"]):
                 fail(f"{desc}: open to the world, and not the serving port")
-            for p in RAY_PORTS + SWARM_PORTS + DOCKER_API + [22]:
+            for p in RAY_PORTS + [RAY_METRICS_PORT] + SWARM_PORTS + DOCKER_API + [22]:
                 if covers(r, p):
                     fail(f"{desc}: port {p} open to the world")
         elif prefix is not None:
@@ -175,6 +178,8 @@ def check(outputs, stack, api_file, cfg):
             for p in RAY_PORTS:
                 if covers(r, p) and not (r["group"] == "ray" and r["remote"] == "ray"):
                     fail(f"{desc}: Ray port {p} from outside the ray group")
+            if covers(r, RAY_METRICS_PORT) and not (r["group"] == "ray" and r["remote"] == "bastion" and r["port_range_min"] == r["port_range_max"] == RAY_METRICS_PORT):
+                fail(f"{desc}: Ray's metrics port {RAY_METRICS_PORT} from elsewhere than the bastion's group")
         if r["protocol"] in ("tcp", "udp", None) and r["group"] in ("swarm", "internal"):
             for p in SWARM_PORTS:
                 if covers(r, p) and not (r["group"] == "swarm" and r["remote"] == "swarm") and not (r["group"] == "swarm" and p == 22):
@@ -182,6 +187,8 @@ def check(outputs, stack, api_file, cfg):
     for p in RAY_PORTS:
         if not any(r["group"] == "ray" and r["remote"] == "ray" and r["protocol"] == "tcp" and covers(r, p) for r in rules):
             fail(f"Ray port {p} is not open to the ray group (the cluster would not work)")
+    if not any(r["group"] == "ray" and r["remote"] == "bastion" and r["protocol"] == "tcp" and covers(r, RAY_METRICS_PORT) for r in rules):
+        fail(f"Ray's metrics port {RAY_METRICS_PORT} is not open to the bastion's group (Prometheus could not scrape Ray)")
     for p in SWARM_PORTS:
         if not any(r["group"] == "swarm" and r["remote"] == "swarm" and covers(r, p) for r in rules):
             fail(f"port {p} is not open to the swarm group")
