@@ -36,9 +36,11 @@ timed() { # timed STEP CMD...: runs CMD, records its wall time
   echo "time $step $((SECONDS - t0))" >&2
   [[ -z ${RAYSWARM_OPENSTACK_TIMES:-} ]] || echo "$step $((SECONDS - t0))" >>"$RAYSWARM_OPENSTACK_TIMES"
 }
-pulumi_() { # pulumi_ ARGS...: in the project folder, on the test stack, logged
+pulumi_() { # pulumi_ ARGS...: in the project folder, on the test stack, logged (PULUMI_LIMIT=seconds: interrupted after that)
   echo "\$ pulumi $*" >>"$LOG"
-  (cd "$REPO" && pulumi "$@" --stack "$STACK" --config-file "$SETTINGS" --non-interactive) 2> >(tee -a "$LOG" >&2)
+  local limit=()
+  [[ -z ${PULUMI_LIMIT:-} ]] || limit=(timeout -s INT -k 60 "$PULUMI_LIMIT")
+  (cd "$REPO" && "${limit[@]}" pulumi "$@" --stack "$STACK" --config-file "$SETTINGS" --non-interactive) 2> >(tee -a "$LOG" >&2)
 }
 stack_() { # stack_ ARGS...: `pulumi stack ...` (which takes no --config-file)
   echo "\$ pulumi stack $*" >>"$LOG"
@@ -47,8 +49,13 @@ stack_() { # stack_ ARGS...: `pulumi stack ...` (which takes no --config-file)
 up() { pulumi_ up --yes --skip-preview >>"$LOG"; }
 # The plane's SQLite databases answer an occasional write with "database is locked" at once
 # (nova-api: 500 Internal Server Error) when another service's transaction holds the lock; a
-# second destroy deletes what the first could not.
-destroy() { pulumi_ destroy --yes --skip-preview >>"$LOG" || { log "destroy failed once (see $LOG): again" && pulumi_ destroy --yes --skip-preview >>"$LOG"; }; }
+# second destroy deletes what the first could not. A write it drops can also leave a server
+# "deleting" forever, and the provider would wait its 30 min: each destroy is interrupted
+# (SIGINT: Pulumi saves its state) after 420 s (83 s is usual), so the stage fails and is retried.
+destroy() {
+  PULUMI_LIMIT=420 pulumi_ destroy --yes --skip-preview >>"$LOG" ||
+    { log "destroy failed once (see $LOG): again" && PULUMI_LIMIT=420 pulumi_ destroy --yes --skip-preview >>"$LOG"; }
+}
 api() { # api NAME: the check batch (one CLI process) for the stack's outputs -> $W/NAME.json
   stack_ output --json --show-secrets >"$W/outputs.json"
   python3 "$HERE/check_deployment.py" commands "$W/outputs.json" "$STACK" >"$W/$1.cmds"
