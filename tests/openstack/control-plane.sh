@@ -101,12 +101,17 @@ running() {
 
 proc_start() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null || true; }
 
+# Python services load tests/openstack/sqlite-lazy-begin/sitecustomize.py: a transaction takes
+# SQLite's write lock (waiting for it) at its first write instead of failing with "database is
+# locked" when it read first and another service wrote meanwhile (see that file).
+SHIM=$HERE/sqlite-lazy-begin
+
 # spawn NAME CMD...: start CMD in its own session (its own process group), log to $LOG/NAME.log.
 spawn() {
   local name=$1
   shift
   if running "$name"; then return 0; fi
-  setsid "$@" >>"$LOG/$name.log" 2>&1 </dev/null &
+  setsid env PYTHONPATH="$SHIM" "$@" >>"$LOG/$name.log" 2>&1 </dev/null &
   local pid=$!
   echo "$pid $(proc_start "$pid")" >"$(pidfile "$name")"
 }
@@ -520,7 +525,7 @@ start_services() {
       --config-file "$ETC/nova/nova.conf" --config-file "$ETC/nova/compute-$i.conf" --log-file "$LOG/nova-compute-$i-app.log"
   done
   # The API alone (neutron-api under uwsgi): no RPC workers, as there are no agents to serve.
-  spawn neutron-server env PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$HERE/neutron-plugin" uwsgi --plugin python3 --http-socket "$IP:$NEUTRON_PORT" \
+  spawn neutron-server env PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$HERE/neutron-plugin:$SHIM" uwsgi --plugin python3 --http-socket "$IP:$NEUTRON_PORT" \
     --wsgi-file /usr/bin/neutron-api --pyargv "--config-file $ETC/neutron/neutron.conf" \
     --master --processes 1 --threads 1 --lazy-apps --die-on-term --need-app --buffer-size 65535 --add-header "Connection: close"
 }

@@ -88,7 +88,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-[[ -z "$(leftovers)" ]] || fail "objects of stack $STACK already exist in the project: $(leftovers | tr '\n' ' ')"
+[[ -z "$(leftovers)" ]] || fail "objects of stack $STACK already exist in the project (an earlier run's? \`bash tests/openstack/control-plane.sh destroy\` starts the plane afresh): $(leftovers | tr '\n' ' ')"
 
 # `pulumi stack init` takes no --config-file and writes the stack's salt into the project's
 # Pulumi.<stack>.yaml: init in a scratch copy of the project file, move the salt to the settings.
