@@ -5,6 +5,12 @@
 # changes, a scale-out, a script-edit preview and destroy (tests/e2e/platform.test.ts).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# One run at a time on a machine: it needs 127.0.0.1:2222 and :8080 (the local stack's bastion and web ports; scripts/deploy-local.sh uses them too). A second run waits here.
+# (flock -o: the lock stays with flock itself, not with daemons this run starts.)
+if [[ -z ${RAYSWARM_E2E_PORTS_LOCKED:-} ]]; then
+  flock -n /tmp/rayswarm-e2e-ports.lock true || echo "$(basename "$0"): another run holds /tmp/rayswarm-e2e-ports.lock; waiting for it" >&2
+  RAYSWARM_E2E_PORTS_LOCKED=1 exec flock -o /tmp/rayswarm-e2e-ports.lock bash "$(realpath "${BASH_SOURCE[0]}")" "$@"
+fi
 export PULUMI_HOME="${PULUMI_HOME:-$HOME/.pulumi}"
 export PATH="$PULUMI_HOME/bin:$PATH"
 archives=${RAYSWARM_ENGINE_ARCHIVES:-}

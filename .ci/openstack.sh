@@ -9,6 +9,12 @@
 # the packages are installed; the packages themselves take about 3 minutes the first time.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# One run at a time on a machine: it needs the control plane's ports 35300-35312 and its state directory. A second run waits here.
+# (flock -o: the lock stays with flock itself, not with daemons this run starts.)
+if [[ -z ${RAYSWARM_OPENSTACK_PORTS_LOCKED:-} ]]; then
+  flock -n /tmp/rayswarm-openstack-ports.lock true || echo "$(basename "$0"): another run holds /tmp/rayswarm-openstack-ports.lock; waiting for it" >&2
+  RAYSWARM_OPENSTACK_PORTS_LOCKED=1 exec flock -o /tmp/rayswarm-openstack-ports.lock bash "$(realpath "${BASH_SOURCE[0]}")" "$@"
+fi
 export DEBIAN_FRONTEND=noninteractive
 CP=tests/openstack/control-plane.sh
 START=$SECONDS
