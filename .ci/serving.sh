@@ -28,3 +28,6 @@ export ONNXRUNTIME_NODE_INSTALL=skip
 npm ci --no-audit --no-fund
 npm run typecheck
 npm test
+# The benchmark itself, briefly (its figures are docs/benchmarks.md's business, not CI's): it must
+# run, and every answer must be a 200 with its result stored.
+npm run bench:serving -- --concurrency=1,32 --duration=3 --check

@@ -21,6 +21,8 @@
  *   constant rates per concurrency until p99 passes --p99-limit=ms (20); prints p50/p99/p999 per
  *   rate and the highest rate that kept p99 within the limit. --rate-duration=s (5); --rates=a,b,…
  *   (BENCH_RATES) fixed rates instead of the sweep (×1.3 per step from 50/200/500 req/s).
+ * --check (BENCH_CHECK=1): exit 1 unless every closed-loop level answered only 200s, each with
+ *   its result stored in Redis (what CI runs, with short levels; no figure is judged).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -114,6 +116,7 @@ async function main(): Promise<void> {
   const duration = Number(opt('duration', 'BENCH_DURATION', '10'));
   const levels = opt('concurrency', 'BENCH_CONCURRENCY', '1,8,32,64').split(',').map(Number);
   const profile = opt('profile', 'BENCH_PROFILE', '0') === '1';
+  const check = opt('check', 'BENCH_CHECK', '0') === '1';
   const work = mkdtempSync(join(tmpdir(), 'rs-bench-'));
   const modelDir = join(work, 'models');
   mkdirSync(join(modelDir, 'versions'), { recursive: true });
@@ -326,6 +329,13 @@ async function main(): Promise<void> {
     writeFileSync(join(work, 'results.json'), JSON.stringify({ rows, ceil, workers, duration }, null, 2));
     mkdirSync(join(ROOT, '.bench'), { recursive: true });
     writeFileSync(join(ROOT, '.bench', 'results.json'), JSON.stringify({ at: new Date().toISOString(), rows, ceil, workers, duration }, null, 2));
+    if (check) {
+      // CI's run of the benchmark: no figure is judged (speed is the table's business), but every
+      // answer must have been a 200 with a stored result.
+      const bad = rows.filter((r) => r.non2xx > 0 || r.errors > 0 || r.done < r.ok || r.ok === 0);
+      if (bad.length) throw new Error(`--check: ${bad.map((r) => `c=${r.c}: ${r.ok} 200s, ${r.non2xx} non-2xx, ${r.errors} errors, ${r.done} stored`).join('; ')}`);
+      console.log(`--check: every level answered only 200s, each with its result stored (${rows.map((r) => `c=${r.c}: ${r.ok}`).join(', ')})`);
+    }
 
     if (profile) {
       const profDir = join(work, 'prof');
