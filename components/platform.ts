@@ -147,7 +147,8 @@ export class Platform extends pulumi.ComponentResource {
             manager: this.swarm.leader,
             ready: this.serving.ready,
             redisPassword: this.serving.redisPassword,
-            image: cfg.monitoring.image,
+            // Delivered with the serving stack's tarballs and loaded before it: run by image ID.
+            image: this.serving.pinned(cfg.monitoring.image),
             publishMode: cfg.serving.publishMode,
             endpointMode: cfg.serving.endpointMode,
             apiReplicas: cfg.serving.apiReplicas,

@@ -149,6 +149,11 @@ function tagOfTarball(file: string): string {
   return m ? `${m[1]}/${m[2]}:${m[3]}` : "<image>";
 }
 
+/** The tarball save-images.sh writes for `tag` into `dir` (rayswarm/serving:dev: rayswarm_serving_dev.tar). */
+function tarballOf(dir: string, tag: string): string {
+  return `${dir}/${tag.replace(/[/:]/g, "_")}.tar`;
+}
+
 /** The commands that build this project's images and save one as a tarball in `dir`. */
 function tarballCommand(dir: string, tag: string): string {
   const image = /^rayswarm\/([a-z0-9-]+):/.exec(tag)?.[1];
@@ -479,24 +484,6 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
     }
   }
   const images = { serving: image("servingImage"), rabbitmq: image("rabbitmqImage"), redis: image("redisImage") };
-  // On OpenStack the prediction service (which gets the stack's Docker secrets) runs the image
-  // this project builds (workloads/serving), delivered as a tarball and run by its image ID, or
-  // an image named by digest; never whatever a tag names on a public registry. (local delivers
-  // its tarballs the same way; existing machines may have their images already.)
-  if (
-    environment === "openstack" &&
-    deploy === "platform" &&
-    tarballsReadable &&
-    !PINNED_RE.test(images.serving) &&
-    !delivered.has(images.serving)
-  ) {
-    const tar = `.local/images/${images.serving.replace(/[/:]/g, "_")}.tar`;
-    r.problems.push(
-      `${PROJECT}:servingImage ${images.serving} is in no ${PROJECT}:imageTarballs file (${imageTarballs.length ? imageTarballs.join(", ") : "none listed"}): ` +
-        `the swarm runs the image this project builds, delivered as a tarball: make it with ${tarballCommand(".local/images", images.serving)} ` +
-        `and list ${tar} in ${PROJECT}:imageTarballs (or name an image by digest: name@sha256:…)`,
-    );
-  }
   const localNodeImage = image("localNodeImage");
   const localPipCache = r.str("localPipCache", (v) =>
     path.isAbsolute(v) && !/[\s:]/.test(v) ? undefined : "an absolute path without spaces or colons",
@@ -550,6 +537,31 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
     nodeExporter: exactVersion("nodeExporterVersion"),
   };
   const monitoringImage = image("monitoringImage");
+  // On OpenStack every image the swarm runs (the prediction service, RabbitMQ and Redis, which
+  // get the stack's Docker secrets, and the monitoring relay and exporter) is one this project
+  // builds, delivered as a tarball and run by its image ID, or an image named by digest; never
+  // whatever a tag names on a public registry. (local delivers its tarballs the same way;
+  // existing machines may have their images already.)
+  if (environment === "openstack" && deploy === "platform" && tarballsReadable) {
+    const swarmImages: [KeyName, string][] = [
+      ["servingImage", images.serving],
+      ["rabbitmqImage", images.rabbitmq],
+      ["redisImage", images.redis],
+      ...(monitoringEnabled ? [["monitoringImage", monitoringImage] as [KeyName, string]] : []),
+    ];
+    const listed = imageTarballs.length ? imageTarballs.join(", ") : "none listed";
+    for (const [key, ref] of swarmImages) {
+      if (PINNED_RE.test(ref) || delivered.has(ref)) continue;
+      const own = String(defaultOf(key));
+      const make = (tag: string) =>
+        `make it with ${tarballCommand(".local/images", tag)} and list ${tarballOf(".local/images", tag)} in ${PROJECT}:imageTarballs`;
+      r.problems.push(
+        `${PROJECT}:${key} ${ref} is in no ${PROJECT}:imageTarballs file (${listed}): the swarm runs the images this project builds, delivered as tarballs: ` +
+          (/^rayswarm\//.test(ref) ? make(ref) : `set ${PROJECT}:${key} to this project's ${own} and ${make(own)}`) +
+          " (or name an image by digest: name@sha256:…)",
+      );
+    }
+  }
   const osImage = r.str("image", nonEmpty) ?? String(defaultOf("image"));
   const externalNetwork = r.str("externalNetwork", nonEmpty) ?? String(defaultOf("externalNetwork"));
   const externalNetworkId = r.str("externalNetworkId", (v) =>

@@ -5,7 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import type { Connection, Host } from "../components/host";
-import { sshCommandLine, sshConnection } from "../components/host";
+import { sshCommandLine, sshConnection, sshFilesFor } from "../components/host";
 import { remoteCommand } from "../components/remote";
 import type { InventoryHost, PlatformConfig } from "./config";
 import type { Environment } from "../components/host";
@@ -39,6 +39,13 @@ export function existingEnvironment(cfg: PlatformConfig, parent?: pulumi.Resourc
     pulumi.log.warn(
       `rayswarm:hosts: no hostKey for ${unchecked.join(", ")}: their SSH host keys are not checked (add each machine's /etc/ssh/ssh_host_ed25519_key.pub line as hostKey)`,
     );
+  // With every machine's hostKey listed, the printed ssh lines check them too: they name the
+  // stack's known_hosts file (sshKnownHosts, written by the sshSetup line). Without, they stay
+  // bare ssh lines (your own known_hosts decides), and sshKnownHosts lists the keys that are given.
+  const files = unchecked.length === 0 ? sshFilesFor(cfg.stack, { generatedKey: false }) : undefined;
+  /** known_hosts names a machine as ssh reaches it: `address`, or `[address]:port` off port 22. */
+  const knownAs = (h: InventoryHost) => (h.port === 22 ? h.address : `[${h.address}]:${h.port}`);
+  const keyed = cfg.hosts.filter((h) => h.hostKey);
   const endpoint = (h: InventoryHost) => ({ host: h.address, port: h.port, user: h.user, privateKey, hostKey: h.hostKey });
   const connectionOf = (h: InventoryHost, viaBastion: boolean): pulumi.Output<Connection> =>
     sshConnection({ ...endpoint(h), proxy: viaBastion && bastionInv ? endpoint(bastionInv) : undefined });
@@ -64,7 +71,9 @@ export function existingEnvironment(cfg: PlatformConfig, parent?: pulumi.Resourc
         address: h.address,
         port: h.port,
         bastion: viaBastion && bastionInv ? { user: bastionInv.user, address: bastionInv.address, port: bastionInv.port } : undefined,
+        files,
       }),
+      hostKey: h.hostKey,
     };
   };
 
@@ -75,5 +84,7 @@ export function existingEnvironment(cfg: PlatformConfig, parent?: pulumi.Resourc
     hosts,
     bastionAddress: pulumi.output(bastionInv?.address ?? hosts[0].privateAddress),
     bastionUser: bastionInv?.user ?? hosts[0].user,
+    knownHosts: keyed.length ? pulumi.output(keyed.map((h) => `${knownAs(h)} ${h.hostKey}\n`).join("")) : undefined,
+    sshFiles: files,
   };
 }

@@ -127,6 +127,7 @@ export function localEnvironment(cfg: PlatformConfig, parent?: pulumi.Resource):
         ? sshCommandLine({ user: cfg.ssh.user, address: "127.0.0.1", port: LOCAL_SSH_PORT, files })
         : sshCommandLine({ user: cfg.ssh.user, address: p.privateAddress, bastion: bastionLogin, files }),
       publicAddress: ports.some((x) => x.internal === cfg.serving.port) ? "127.0.0.1" : undefined,
+      hostKey: hostKey.publicKeyOpenssh.apply((k) => k.trim()),
     };
     if (isBastion) bastion = host;
     hosts.push(host);

@@ -165,8 +165,18 @@ const KEY_TABLE = {
     type: "string",
     default: "rayswarm/serving:dev",
   },
-  rabbitmqImage: { description: "RabbitMQ image.", type: "string", default: "rabbitmq:3.13" },
-  redisImage: { description: "Redis image (result backend).", type: "string", default: "redis:7.4" },
+  rabbitmqImage: {
+    description:
+      "RabbitMQ image: the one this project builds (images/rabbitmq: Debian's rabbitmq-server), delivered in a rayswarm:imageTarballs file and run by its image ID, or an image named by digest (name@sha256:…).",
+    type: "string",
+    default: "rayswarm/rabbitmq:3",
+  },
+  redisImage: {
+    description:
+      "Redis image (result backend): the one this project builds (images/redis: Debian's redis-server), delivered in a rayswarm:imageTarballs file and run by its image ID, or an image named by digest (name@sha256:…).",
+    type: "string",
+    default: "rayswarm/redis:7",
+  },
   imageTarballs: {
     description:
       "Local `docker save` tarballs loaded on every Swarm machine before deploying (no registry needed); the stack file names each image they carry by its image ID. Made by scripts/images/build-images.sh + save-images.sh.",
@@ -214,7 +224,8 @@ const KEY_TABLE = {
     secret: true,
   },
   monitoringImage: {
-    description: "Image of the in-swarm relay and Redis exporter (images/monitoring: Debian's prometheus + prometheus-redis-exporter).",
+    description:
+      "Image of the in-swarm relay and Redis exporter (images/monitoring: Debian's prometheus + prometheus-redis-exporter), delivered in a rayswarm:imageTarballs file and run by its image ID, or an image named by digest (name@sha256:…).",
     type: "string",
     default: "rayswarm/monitoring:2",
   },

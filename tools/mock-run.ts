@@ -246,11 +246,17 @@ export function tagOfTarballName(file: string): string {
 
 /**
  * A small tarball shaped like `docker save`'s (manifest.json naming a config blob whose sha256 is
- * the image ID) for `tag`; `content` goes into the config, so different content, different ID.
+ * the image ID) for `tag`; `tag` and `content` go into the config, so another tag or content,
+ * another ID.
  * Returns the file.
  */
 export function writeImageTarball(file: string, tag: string, content = "tar"): string {
-  const config = JSON.stringify({ architecture: "amd64", os: "linux", config: { Labels: { "rayswarm.test": content } } });
+  // The tag is in the config too: every image its own ID, as docker's are.
+  const config = JSON.stringify({
+    architecture: "amd64",
+    os: "linux",
+    config: { Labels: { "rayswarm.test": content, "rayswarm.tag": tag } },
+  });
   const id = crypto.createHash("sha256").update(config).digest("hex");
   const manifest = JSON.stringify([{ Config: `${id}.json`, RepoTags: [tag], Layers: [] }]);
   fs.writeFileSync(file, Buffer.concat([tarMember(`${id}.json`, config), tarMember("manifest.json", manifest), Buffer.alloc(1024)]));

@@ -7,7 +7,10 @@ import { BundleFile, BundleOnHost, REMOTE_CURRENT, hashOf, hostTriggers, remoteC
 export interface ModelPromotionArgs {
   /** The development machine (Ray head): the models working repo lives here. */
   readonly development: Host;
-  /** Every production machine: bare repo + hooks + model folder. */
+  /**
+   * Every production machine: bare repo + hooks + model folder. Their `hostKey`s (when known)
+   * are what the development machine's pushes check (see ModelPromotion.hostKeyChecking).
+   */
   readonly production: readonly Host[];
   /** Installed bundles per host name, and the bundle's files (for triggers). */
   readonly bundles: Readonly<Record<string, BundleOnHost>>;
@@ -82,6 +85,12 @@ export class ModelPromotion extends pulumi.ComponentResource {
   public readonly initialVersion?: pulumi.Output<string>;
   /** Depend on this: hooks in place everywhere (and the initial model live, if any). */
   public readonly ready: pulumi.Resource;
+  /**
+   * How the development machine's pushes check the production machines' SSH host keys: `yes`
+   * when every production Host has a hostKey (each one is put in the repo's known_hosts), else
+   * `accept-new` (trust on first use; the keys that are known are put there and checked).
+   */
+  public readonly hostKeyChecking: "yes" | "accept-new";
 
   constructor(name: string, args: ModelPromotionArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("rayswarm:promotion:ModelPromotion", name, {}, opts);
@@ -144,24 +153,53 @@ export class ModelPromotion extends pulumi.ComponentResource {
       ),
     );
 
-    // Development side: the working repo (deploy key, post-commit hook), then one step per
-    // production machine that makes the repo push to git@<it> (and hands it the live model),
-    // so adding a machine only adds a step; removing one takes it out of the push list.
+    // Development side: the working repo (deploy key, post-commit hook), then per production
+    // machine a step that puts its host key in the repo's known_hosts and one that makes the
+    // repo push to git@<it> (and hands it the live model), so adding a machine only adds steps;
+    // removing one takes it out of the push list and its key out of known_hosts. When every
+    // production machine's host key is known, the pushes check them (StrictHostKeyChecking=yes);
+    // otherwise the unknown ones are trusted on first use (accept-new) and the known ones checked.
     const dev = args.development;
+    this.hostKeyChecking = args.production.every((h) => h.hostKey !== undefined) ? "yes" : "accept-new";
     const development = remoteCommand(
       `${name}-development`,
       {
         connection: dev.connection,
-        create: scriptCommand("promotion/setup-development.sh", [repoDir]),
+        create: scriptCommand(
+          "promotion/setup-development.sh",
+          [repoDir],
+          this.hostKeyChecking === "yes" ? { PROMOTION_STRICT_HOST_KEYS: "yes" } : {},
+        ),
         stdin: pulumi.secret(key.privateKeyOpenssh),
         triggers: hostTriggers(dev, hashOf(args.files, promotionFiles)),
         logging: "stderr",
       },
       { parent: this, dependsOn: [args.bundles[dev.name].installed], additionalSecretOutputs: ["stdin"] },
     );
+    const knownHostTrigger = hashOf(args.files, ["promotion/known-host.sh"]);
+    const knownHosts = args.production.map((h) => {
+      if (h.hostKey === undefined) return undefined;
+      const address = pulumi.output(h.privateAddress);
+      return remoteCommand(
+        `${name}-known-host-${h.name}`,
+        {
+          connection: dev.connection,
+          create: address.apply((a) => scriptCommand("promotion/known-host.sh", ["add", repoDir, a])),
+          delete: address.apply((a) => scriptCommand("promotion/known-host.sh", ["remove", repoDir, a])),
+          // A host key is public: the line goes on stdin (no quoting), not as a secret.
+          stdin: pulumi.output(h.hostKey).apply((k) => `${k.trim()}\n`),
+          // A new key (a rebuilt machine) rewrites the line in place (an update); a new
+          // address or development machine replaces the step, removing the old line first.
+          triggers: hostTriggers(dev, address, knownHostTrigger),
+          logging: "stderr",
+        },
+        { parent: this, dependsOn: [development], deleteBeforeReplace: true },
+      );
+    });
     const targetTrigger = hashOf(args.files, ["promotion/target.sh", "promotion/lib/dev.sh"]);
     const targets = args.production.map((h, i) => {
       const target = pulumi.interpolate`git@${h.privateAddress}`;
+      const knownHost = knownHosts[i];
       return remoteCommand(
         `${name}-target-${h.name}`,
         {
@@ -171,7 +209,10 @@ export class ModelPromotion extends pulumi.ComponentResource {
           triggers: hostTriggers(dev, h.identity, targetTrigger),
           logging: "stderr",
         },
-        { parent: this, dependsOn: [development, production[i]] },
+        // Replaced (a new production machine, development machine or target.sh): the old step's
+        // delete takes the push URL out, so it runs first and the new step's create puts it back
+        // (create-before-delete would leave the machine out of every later push).
+        { parent: this, dependsOn: [development, production[i], ...(knownHost ? [knownHost] : [])], deleteBeforeReplace: true },
       );
     });
 

@@ -67,24 +67,16 @@ function readTarMember(file: string, name: string): string | undefined {
   }
 }
 
-/**
- * The images as the stack file names them: each one a tarball carries is replaced by its image
- * ID (`sha256:…`); the others stay as given. `sources` says which tarball pinned which image.
- */
-export function pinImages<K extends string>(
-  images: Readonly<Record<K, string>>,
-  tarballs: readonly string[],
-): { images: Record<K, string>; sources: Partial<Record<K, string>> } {
+/** Every tag the tarballs carry, with its image ID and the tarball it came from. */
+export function carriedImages(tarballs: readonly string[]): Map<string, { id: string; tarball: string }> {
   const carried = new Map<string, { id: string; tarball: string }>();
   for (const t of tarballs) for (const [tag, id] of Object.entries(tarballImages(t))) carried.set(tag, { id, tarball: t });
-  const pinned = {} as Record<K, string>;
-  const sources: Partial<Record<K, string>> = {};
-  for (const k of Object.keys(images) as K[]) {
-    const hit = carried.get(images[k]) ?? carried.get(normalTag(images[k]));
-    pinned[k] = hit ? hit.id : images[k];
-    if (hit) sources[k] = hit.tarball;
-  }
-  return { images: pinned, sources };
+  return carried;
+}
+
+/** `ref` as a stack file names it: the image ID when a tarball carries it, else `ref` as given. */
+export function pinnedRef(ref: string, carried: ReadonlyMap<string, { id: string }>): string {
+  return (carried.get(ref) ?? carried.get(normalTag(ref)))?.id ?? ref;
 }
 
 /** `name` without a tag means `name:latest`, as docker saves it. */

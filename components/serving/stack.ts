@@ -7,7 +7,7 @@ import * as random from "@pulumi/random";
 import { Host } from "../host";
 import { BundleFile, BundleOnHost, hashOf, hostTriggers, lifecycle, remoteCommand, scriptCommand } from "../remote";
 import { AMQP_USER, buildStackFile, renderStackFile, StackSettings } from "./stackfile";
-import { pinImages } from "./images";
+import { carriedImages, pinnedRef } from "./images";
 
 /**
  * The stack's settings (images, replicas, port, endpoint/publish modes, model folder; see
@@ -77,6 +77,11 @@ export class ServingStack extends pulumi.ComponentResource {
   public readonly ready: command.remote.Command;
   /** The images as the stack file names them: image IDs (`sha256:…`) for those the tarballs deliver. */
   public readonly images: StackSettings["images"];
+  /**
+   * Another stack's image as its stack file must name it on these machines: the image ID when
+   * args.imageTarballs delivers it (loaded on every node before `ready`), else `ref` as given.
+   */
+  public readonly pinned: (ref: string) => string;
 
   constructor(name: string, args: ServingStackArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("rayswarm:serving:ServingStack", name, {}, opts);
@@ -100,12 +105,17 @@ export class ServingStack extends pulumi.ComponentResource {
     // A tarball is known by its content: a rebuilt image is copied and loaded again.
     const tarHash = Object.fromEntries(tarballs.map((t) => [t, fileSha256(t)]));
     // The images the tarballs deliver are run by image ID: what was loaded, not what a tag names.
-    let images: StackSettings["images"];
+    let carried: ReturnType<typeof carriedImages>;
     try {
-      images = pinImages(args.images, tarballs).images;
+      carried = carriedImages(tarballs);
     } catch (e) {
       throw new pulumi.ResourceError(`ServingStack ${name}: args.imageTarballs: ${(e as Error).message}`, this);
     }
+    const images: StackSettings["images"] = {
+      serving: pinnedRef(args.images.serving, carried),
+      rabbitmq: pinnedRef(args.images.rabbitmq, carried),
+      redis: pinnedRef(args.images.redis, carried),
+    };
     const stack = args.stackName ?? "rayswarm";
     const trig = (...scripts: string[]) => hashOf(args.files, uses(...scripts));
 
@@ -237,6 +247,7 @@ export class ServingStack extends pulumi.ComponentResource {
 
     this.stackFile = stackFile;
     this.images = images;
+    this.pinned = (ref) => pinnedRef(ref, carried);
     this.rabbitmqPassword = rabbit;
     this.redisPassword = redis;
     this.url = pulumi.interpolate`http://${args.publicAddress ?? args.manager.privateAddress}:${args.port}/`;

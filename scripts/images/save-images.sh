@@ -5,7 +5,8 @@
 # e.g. rayswarm_serving_dev.tar) for preloading onto hosts that have no registry:
 #   docker load -i rayswarm_serving_dev.tar
 # Default tags: rayswarm/serving:dev rayswarm/rabbitmq:3 rayswarm/redis:7
-# rayswarm/tiny:dev (those that exist; a missing one is reported and skipped).
+# rayswarm/monitoring:2 rayswarm/tiny:dev (those that exist; a missing one is reported and
+# skipped).
 # A tarball is rewritten only when the image ID changed (ID kept in <tar>.id).
 set -euo pipefail
 
@@ -16,7 +17,7 @@ shift
 if [[ $# -gt 0 ]]; then
   tags=("$@")
 else
-  tags=(rayswarm/serving:dev rayswarm/rabbitmq:3 rayswarm/redis:7 rayswarm/tiny:dev)
+  tags=(rayswarm/serving:dev rayswarm/rabbitmq:3 rayswarm/redis:7 rayswarm/monitoring:2 rayswarm/tiny:dev)
 fi
 mkdir -p "$out"
 for tag in "${tags[@]}"; do

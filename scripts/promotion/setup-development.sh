@@ -7,8 +7,10 @@
 #  - the private key from stdin is stored as <repo-dir>/.git/promotion/deploy_key (0600,
 #    folder 0700) and used for this repo only, through core.sshCommand
 #    (IdentitiesOnly, BatchMode, its own known_hosts file <repo-dir>/.git/promotion/known_hosts);
-#    host keys: StrictHostKeyChecking=accept-new, or =yes with the entries of the file
-#    named by PROMOTION_KNOWN_HOSTS (copied in) when that variable is set;
+#    host keys: StrictHostKeyChecking=accept-new (trust on first use), or =yes with the
+#    entries of the file named by PROMOTION_KNOWN_HOSTS (copied in) when that variable is set,
+#    or =yes with PROMOTION_STRICT_HOST_KEYS=yes, where known-host.sh puts each production
+#    machine's key in that known_hosts file (the program does, one step per machine);
 #  - remote `production`: one pushurl per machine, ssh://<user@host[:port]>/~/models.git
 #    (PROMOTION_REMOTE_PATH overrides models.git; a target starting with / or file:// is
 #    taken as a URL as is, for tests). With no targets the pushurls are left as they are:
@@ -52,6 +54,11 @@ fi
 chmod 600 "$gd/promotion/deploy_key"
 touch "$gd/promotion/known_hosts"
 strict=accept-new
+case ${PROMOTION_STRICT_HOST_KEYS:-no} in
+  yes) strict=yes ;; # the entries are known-host.sh's: left as they are
+  no) ;;
+  *) echo "PROMOTION_STRICT_HOST_KEYS must be yes or no (got '$PROMOTION_STRICT_HOST_KEYS')" >&2; exit 2 ;;
+esac
 if [[ -n ${PROMOTION_KNOWN_HOSTS:-} ]]; then
   if ! cmp -s "$PROMOTION_KNOWN_HOSTS" "$gd/promotion/known_hosts"; then
     cp "$PROMOTION_KNOWN_HOSTS" "$gd/promotion/known_hosts"

@@ -616,6 +616,39 @@ describe("setup-production.sh and setup-development.sh for real (root, throwaway
     expect(locked.length).toBeGreaterThanOrEqual(4);
     for (const line of locked) expect(line).toMatch(/ watch=\d+:git(-receive-pac)?$/);
 
+    // StrictHostKeyChecking=yes with the keys known-host.sh files, one machine at a time (what
+    // the program does with the host keys it knows): without the machine's line, or with another
+    // key, ssh refuses the machine; with its own key the repo reaches it; removed, refused again
+    const strictDev = path.join(base, "ssh-dev-strict");
+    const strict = { input: fs.readFileSync(key, "utf8"), env: { PROMOTION_STRICT_HOST_KEYS: "yes" } };
+    expect(ok(path.join(SCRIPTS, "setup-development.sh"), [strictDev, target], strict).stdout.trim().split("\n").pop()).toBe(
+      "changed=true",
+    );
+    expect(run("git", ["-C", strictDev, "config", "core.sshCommand"]).stdout).toContain("-o StrictHostKeyChecking=yes");
+    const reach = () => run("git", ["-C", strictDev, "ls-remote", "production", "refs/heads/main"]);
+    const knownHost = (action: string, input = "") =>
+      run(path.join(SCRIPTS, "known-host.sh"), [action, strictDev, `[127.0.0.1]:${port}`], { input });
+    const unknown = reach();
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain("Host key verification failed");
+    expect(knownHost("add", fs.readFileSync(`${other}.pub`, "utf8")).stdout.trim()).toBe("changed=true");
+    const wrong = reach();
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain("Host key verification failed");
+    expect(knownHost("add", fs.readFileSync(`${hostKey}.pub`, "utf8")).stdout.trim()).toBe("changed=true");
+    expect(knownHost("add", fs.readFileSync(`${hostKey}.pub`, "utf8")).stdout.trim()).toBe("changed=false");
+    const reached = reach();
+    if (reached.code !== 0) console.log(reached.stderr, sshdLog);
+    expect(reached.code).toBe(0);
+    expect(reached.stdout).toMatch(/^[0-9a-f]{40}\trefs\/heads\/main$/m);
+    // a second setup (a re-run of the program's step) keeps the filed keys
+    expect(ok(path.join(SCRIPTS, "setup-development.sh"), [strictDev, target], strict).stdout.trim().split("\n").pop()).toBe(
+      "changed=false",
+    );
+    expect(reach().code).toBe(0);
+    expect(knownHost("remove").stdout.trim()).toBe("changed=true");
+    expect(reach().stderr).toContain("Host key verification failed");
+
     // the deploy key gives git and nothing else
     const sshArgs = [
       "-i",

@@ -146,8 +146,11 @@ describe("triggers come from content", () => {
     const b = inputsOf(await runProgram("local", localConfig({}, "image v2"), program));
     const changed = Object.keys(a).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
     // 2 production machines x 4 tarballs x (copy + load); the copies' source paths differ too;
-    // and the serving stack file, which names the images by ID: the new images are deployed
-    expect(changed.filter((k) => !/-serving-(image|load)-/.test(k))).toEqual(["command:remote:Command::local-serving-deploy"]);
+    // and both stack files, which name the images by ID: the new images are deployed
+    expect(changed.filter((k) => !/-serving-(image|load)-/.test(k))).toEqual([
+      "command:remote:Command::local-serving-deploy",
+      "command:remote:Command::local-monitoring-stack-deploy",
+    ]);
     expect(changed.filter((k) => k.includes("-serving-load-"))).toHaveLength(8);
   });
 

@@ -1,3 +1,5 @@
+import * as yaml from "js-yaml";
+import { tarballImages } from "../../components/serving";
 import { program } from "../../stacks/program";
 import { RunResult, localConfig, runProgram, unwrap } from "./support/harness";
 
@@ -55,5 +57,21 @@ describe("the local stack: node containers on this Docker engine", () => {
     expect((await unwrap<string>(run.outputs.webUrl as never)).value).toBe("http://127.0.0.1:8080/");
     const copies = run.ofType("command:remote:CopyToRemote");
     expect(copies).toHaveLength(8); // 4 tarballs x 2 swarm machines
+  });
+
+  test("the images the node containers run are the ones the tarballs deliver, named by image ID in both stack files (the monitoring one too)", async () => {
+    const tarballs = JSON.parse(localConfig()["rayswarm:imageTarballs"]) as string[];
+    const ids: Record<string, string> = Object.assign({}, ...tarballs.map((t) => tarballImages(t)));
+    const stackFile = async (step: string) =>
+      yaml.load(String((await unwrap(run.byName(step).props.stdin as never)).value)) as { services: Record<string, { image: string }> };
+    const serving = await stackFile("local-serving-deploy");
+    expect(Object.fromEntries(Object.entries(serving.services).map(([k, v]) => [k, v.image]))).toEqual({
+      rabbitmq: ids["rayswarm/rabbitmq:3"],
+      redis: ids["rayswarm/redis:7"],
+      api: ids["rayswarm/serving:dev"],
+      worker: ids["rayswarm/serving:dev"],
+    });
+    const monitoring = await stackFile("local-monitoring-stack-deploy");
+    for (const svc of Object.values(monitoring.services)) expect(svc.image).toBe(ids["rayswarm/monitoring:2"]);
   });
 });

@@ -70,6 +70,42 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
     expect(loadTriggers(rebuilt)).not.toEqual(loadTriggers(run));
   });
 
+  test("RabbitMQ, Redis and the monitoring relay are this project's images too: each tarball reaches every swarm machine, and both stack files name image IDs only", async () => {
+    const tarballs = JSON.parse(stackConfig(stack)["rayswarm:imageTarballs"]) as string[];
+    const ids: Record<string, string> = Object.assign({}, ...tarballs.map((t) => tarballImages(t)));
+    expect(Object.keys(ids).sort()).toEqual(["rayswarm/monitoring:2", "rayswarm/rabbitmq:3", "rayswarm/redis:7", "rayswarm/serving:dev"]);
+    expect(new Set(Object.values(ids)).size).toBe(4);
+    expect(file.services.rabbitmq.image).toBe(ids["rayswarm/rabbitmq:3"]);
+    expect(file.services.redis.image).toBe(ids["rayswarm/redis:7"]);
+    for (const svc of Object.values(file.services)) expect(svc.image).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(fileText).not.toMatch(/image: (?!sha256:)/);
+    const monitoringDeploy = run.byName(`${stack}-monitoring-stack-deploy`);
+    const monitoringText = String((await unwrap(monitoringDeploy.props.stdin as pulumi.Input<string>)).value);
+    const monitoring = yaml.load(monitoringText) as { services: Record<string, { image: string }> };
+    expect(Object.keys(monitoring.services).sort()).toEqual(["redis-exporter", "relay"]);
+    for (const svc of Object.values(monitoring.services)) expect(svc.image).toBe(ids["rayswarm/monitoring:2"]);
+    expect(monitoringText).not.toMatch(/image: (?!sha256:)/);
+    // every tarball is copied to and loaded on every swarm machine before either stack deploys
+    const machines = run
+      .ofType("openstack:compute/instance:Instance")
+      .map((i) => String(i.inputs?.name))
+      .filter((m) => /swarm-(manager|worker)-\d+$/.test(m));
+    const servingBefore = run.dependsOnTransitively(run.byName(`${stack}-serving-deploy`));
+    const monitoringBefore = run.dependsOnTransitively(monitoringDeploy);
+    for (const machine of machines)
+      for (const t of tarballs) {
+        const load = run.byName(`${stack}-serving-load-${machine}-${path.basename(t)}`);
+        expect(String((await unwrap(load.props.create as pulumi.Input<string>)).value)).toContain(
+          `image-load.sh /var/tmp/rayswarm-image-${path.basename(t)}`,
+        );
+        expect({ load: load.name, serving: servingBefore.has(load), monitoring: monitoringBefore.has(load) }).toEqual({
+          load: load.name,
+          serving: true,
+          monitoring: true,
+        });
+      }
+  });
+
   test("the stack file has the four services with replicas from config", () => {
     const cfg = stackConfig(stack);
     expect(Object.keys(file.services).sort()).toEqual(["api", "rabbitmq", "redis", "worker"]);
@@ -257,7 +293,7 @@ describe("the serving image on OpenStack must be one this stack delivers (or pin
   test("a tag no tarball carries (the old default rayswarm/serving:latest) is refused, naming the key and the commands", () => {
     const msg = problems({ ...base(), "rayswarm:servingImage": "rayswarm/serving:latest" });
     expect(msg).toMatch(
-      /rayswarm:servingImage rayswarm\/serving:latest is in no rayswarm:imageTarballs file \(.*rayswarm_serving_dev\.tar\)/,
+      /rayswarm:servingImage rayswarm\/serving:latest is in no rayswarm:imageTarballs file \([^)]*rayswarm_serving_dev\.tar[^)]*\)/,
     );
     expect(msg).toContain(
       "bash scripts/images/build-images.sh serving && bash scripts/images/save-images.sh .local/images rayswarm/serving:latest",
@@ -265,6 +301,51 @@ describe("the serving image on OpenStack must be one this stack delivers (or pin
     expect(msg).toContain("list .local/images/rayswarm_serving_latest.tar in rayswarm:imageTarballs");
     const none = problems({ ...base(), "rayswarm:imageTarballs": "[]" });
     expect(none).toMatch(/rayswarm:servingImage rayswarm\/serving:dev is in no rayswarm:imageTarballs file \(none listed\)/);
+  });
+
+  test("RabbitMQ, Redis and the monitoring image must be delivered too: a public tag is refused, naming this project's image and its commands", () => {
+    const cfg: Record<string, string> = base();
+    const tarballs = JSON.parse(cfg["rayswarm:imageTarballs"]) as string[];
+    const msg = problems({ ...cfg, "rayswarm:rabbitmqImage": "rabbitmq:3.13", "rayswarm:redisImage": "redis:7.4" });
+    for (const [key, tag, own, image] of [
+      ["rabbitmqImage", "rabbitmq:3.13", "rayswarm/rabbitmq:3", "rabbitmq"],
+      ["redisImage", "redis:7.4", "rayswarm/redis:7", "redis"],
+    ])
+      expect(msg).toContain(
+        `rayswarm:${key} ${tag} is in no rayswarm:imageTarballs file (` +
+          `${tarballs.join(", ")}): the swarm runs the images this project builds, delivered as tarballs: ` +
+          `set rayswarm:${key} to this project's ${own} and make it with bash scripts/images/build-images.sh ${image} && bash scripts/images/save-images.sh .local/images ${own}`,
+      );
+    expect(msg).toContain("list .local/images/rayswarm_rabbitmq_3.tar in rayswarm:imageTarballs");
+    expect(msg).toContain("list .local/images/rayswarm_redis_7.tar in rayswarm:imageTarballs");
+    // the schema's defaults are this project's images, not the public ones
+    const defaults: Record<string, string> = { ...base() };
+    for (const k of ["rayswarm:rabbitmqImage", "rayswarm:redisImage", "rayswarm:monitoringImage"]) delete defaults[k];
+    expect(problems(defaults)).toBe("");
+    // a stack that delivers the serving image alone (as dev and prod did) is told what else to make
+    const servingOnly = [
+      writeImageTarball(
+        path.join(fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-serving-only-")), "rayswarm_serving_dev.tar"),
+        "rayswarm/serving:dev",
+      ),
+    ];
+    const lines = problems({ ...base(), "rayswarm:imageTarballs": JSON.stringify(servingOnly) })
+      .split("\n")
+      .filter((l) => l.includes("is in no rayswarm:imageTarballs file"));
+    expect(lines.map((l) => /rayswarm:(\w+) /.exec(l)?.[1])).toEqual(["rabbitmqImage", "redisImage", "monitoringImage"]);
+    expect(lines[2]).toContain(
+      "make it with bash scripts/images/build-images.sh monitoring && bash scripts/images/save-images.sh .local/images rayswarm/monitoring:2",
+    );
+    // with monitoring off its image is not needed; an image named by digest needs no tarball
+    expect(
+      problems({
+        ...base(),
+        "rayswarm:imageTarballs": JSON.stringify(servingOnly),
+        "rayswarm:monitoring": "false",
+        "rayswarm:rabbitmqImage": `registry.example.com/rabbitmq@sha256:${"b".repeat(64)}`,
+        "rayswarm:redisImage": `registry.example.com/redis@sha256:${"c".repeat(64)}`,
+      }),
+    ).toBe("");
   });
 
   test("a missing tarball names the commands that make it; a file that is not a docker save tarball is refused", () => {
@@ -285,7 +366,9 @@ describe("the serving image on OpenStack must be one this stack delivers (or pin
 
   test("an image named by digest needs no tarball; deploy: infrastructure needs no tarball at all", () => {
     const digest = `registry.example.com/serving@sha256:${"a".repeat(64)}`;
-    expect(problems({ ...base(), "rayswarm:servingImage": digest, "rayswarm:imageTarballs": "[]" })).toBe("");
+    const cfg: Record<string, string> = base();
+    const others = (JSON.parse(cfg["rayswarm:imageTarballs"]) as string[]).filter((t) => !t.endsWith("rayswarm_serving_dev.tar"));
+    expect(problems({ ...cfg, "rayswarm:servingImage": digest, "rayswarm:imageTarballs": JSON.stringify(others) })).toBe("");
     expect(
       problems({ ...base(), "rayswarm:deploy": "infrastructure", "rayswarm:imageTarballs": '["/nonexistent/rayswarm_serving_dev.tar"]' }),
     ).toBe("");
