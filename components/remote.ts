@@ -146,12 +146,45 @@ export interface BundleOnHost {
 }
 
 /**
+ * A command line that, after `cmd` ends, reads whatever of its stdin `cmd` left unread and then
+ * exits with `cmd`'s own status (output and failures untouched).
+ *
+ * Why: pulumi-command 1.2.1 sends a resource's `stdin` to its create, update *and* delete alike
+ * (one `stdin` property; upstream pulumi/pulumi-command#250), from a goroutine that starts after
+ * the `exec` request is answered (x/crypto/ssh `Session.Run`). When the remote command exits
+ * without reading it (`rm -f …` deleting a monitoring target, a script that finds its secret
+ * already there), sshd closes the channel, the write hits the closed channel and `Run` returns a
+ * bare `EOF`: the step fails with `EOF: running "…"` although the command succeeded. On an idle
+ * machine the few hundred bytes are written first; on a loaded one the goroutine runs late (the
+ * e2e's `pulumi destroy` failed so, and tests/integration/ssh-stdin.test.ts reproduces it). The
+ * commands run as `-c` of the login shell (bash/sh): newlines keep a trailing comment or heredoc
+ * in `cmd` from swallowing the wrapper.
+ */
+export function drainingStdin(cmd: string): string {
+  return `(\n${cmd}\n)\nrayswarm_rc=$?; cat >/dev/null; exit $rayswarm_rc`;
+}
+
+function mapCommand(cmd: pulumi.Input<string> | undefined, f: (c: string) => string): pulumi.Input<string> | undefined {
+  if (cmd === undefined) return undefined;
+  return typeof cmd === "string" ? f(cmd) : pulumi.output(cmd).apply(f);
+}
+
+/**
  * Every remote command of the program is made here: the previous run's stdout/stderr are never
  * sent back in the environment (`addPreviousOutputInEnv: false`: they may hold secrets, such as
- * the swarm's join tokens, and sshd refuses the variables anyway).
+ * the swarm's join tokens, and sshd refuses the variables anyway); a resource with `stdin` has
+ * each of its commands wrapped by drainingStdin, so none ends before the provider has sent it.
  */
 export function remoteCommand(name: string, args: command.remote.CommandArgs, opts: pulumi.CustomResourceOptions): command.remote.Command {
-  return new command.remote.Command(name, { ...args, addPreviousOutputInEnv: false }, opts);
+  const commands =
+    args.stdin === undefined
+      ? {}
+      : {
+          create: mapCommand(args.create, drainingStdin),
+          update: mapCommand(args.update, drainingStdin),
+          delete: mapCommand(args.delete, drainingStdin),
+        };
+  return new command.remote.Command(name, { ...args, ...commands, addPreviousOutputInEnv: false }, opts);
 }
 
 /**

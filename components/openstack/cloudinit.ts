@@ -61,8 +61,10 @@ export const FAIL2BAN_SSHD_JAIL_PATH = "/etc/fail2ban/jail.d/rayswarm-sshd.local
 /**
  * The bastion is every connection's jump host, and `pulumi up`/`destroy` open many SSH sessions
  * at once (one per remote command): sshd's default MaxStartups 10:30:100 drops handshakes beyond
- * 10, which the command provider reports as EOF (found by the e2e's destroy). The same setting
- * as images/node's. Written before sshd is restarted by the package install / first boot.
+ * 10 (`ssh: handshake failed: EOF` at the dial, which the command provider retries; not the
+ * e2e destroy's `EOF: running …`, which was the resource's stdin: components/remote.ts
+ * drainingStdin). Room for a fleet at the first dial. The same setting as images/node's.
+ * Written before sshd is restarted by the package install / first boot.
  */
 export const BASTION_SSHD = ["# rayswarm: room for a whole fleet's sessions at once", "MaxStartups 200:30:400", "MaxSessions 100", ""].join(
   "\n",

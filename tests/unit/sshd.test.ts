@@ -1,5 +1,7 @@
 // The bastion (every connection's jump host) accepts a whole fleet's SSH handshakes at once:
-// with sshd's default MaxStartups (10:30:100) a destroy of the e2e stack failed with EOF.
+// with sshd's default MaxStartups (10:30:100) handshakes past 10 are dropped and the provider
+// retries its dial (tests/integration/ssh-stdin.test.ts). The e2e destroy's `EOF: running …` was
+// not this but the resource's stdin (tests/unit/remote-stdin.test.ts).
 import * as fs from "fs";
 import * as path from "path";
 import { BASTION_SSHD, BASTION_SSHD_PATH, cloudConfig } from "../../components/openstack/cloudinit";
