@@ -14,6 +14,52 @@ module.exports = tseslint.config(
       "no-new": "off",
     },
   },
+  // Imports point one way: components/ (core at the bottom) never import the program's wiring
+  // (stacks/), the tools or the tests; tools/ never import the tests.
+  {
+    files: ["components/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "^(\\.\\./)+(stacks|tools|tests)(/|$)",
+              message:
+                "components/ must not import stacks/, tools/ or tests/: take the value as an argument (shared types live in components/core).",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ["components/core/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [
+            {
+              regex: "^\\.\\./",
+              message: "components/core imports nothing of the project outside components/core (every layer imports it).",
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ["tools/**/*.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          patterns: [{ regex: "^(\\.\\./)+tests(/|$)", message: "tools/ must not import tests/ (tests import tools, not the other way)." }],
+        },
+      ],
+    },
+  },
   {
     files: ["eslint.config.js", "jest*.config.js"],
     languageOptions: { sourceType: "commonjs", globals: { require: "readonly", module: "writable" } },

@@ -2,10 +2,8 @@
  * Wires roles onto Hosts. Knows nothing of where the Hosts came from.
  */
 import * as pulumi from "@pulumi/pulumi";
-import type { PlatformConfig } from "../stacks/config";
-import type { Role } from "../stacks/schema";
-import { ROLES } from "../stacks/schema";
-import { Host, hostsWithRole } from "./host";
+import { ROLES, Role } from "./core/roles";
+import { Host, hostsWithRole } from "./core/host";
 import { BundleFile, BundleOnHost, installBundle, readBundle } from "./remote";
 import { RayCluster } from "./ray";
 import { SwarmCluster, SwarmNode } from "./swarm";
@@ -13,15 +11,73 @@ import { ServingStack } from "./serving";
 import { ModelPromotion } from "./promotion";
 import { Monitoring } from "./monitoring";
 
+/** The Ray cluster's settings (RayClusterArgs without the machines). */
+export interface PlatformRayArgs {
+  /** Pinned Ray version on every Ray machine. */
+  readonly version: string;
+  /** Run a tuning job during `pulumi up` so production has a model at once. */
+  readonly initialTuning: boolean;
+  /** Trials of the initial tuning job. */
+  readonly tuningTrials: number;
+  /** Time budget of the initial tuning job, in seconds. */
+  readonly tuningTimeBudget: number;
+  /** JupyterLab on the Ray head (SSH tunnel only). */
+  readonly jupyter: boolean;
+}
+
+/** The serving stack's settings (ServingStackArgs without the machines). */
+export interface PlatformServingArgs {
+  /** The prediction API's port (the only one open to the world). */
+  readonly port: number;
+  readonly apiReplicas: number;
+  readonly workerReplicas: number;
+  readonly endpointMode: "vip" | "dnsrr";
+  readonly publishMode: "ingress" | "host";
+  /** Images of the service, RabbitMQ and Redis. */
+  readonly images: { readonly serving: string; readonly rabbitmq: string; readonly redis: string };
+  /** `docker save` tarballs loaded on every Swarm machine. */
+  readonly imageTarballs: readonly string[];
+  /** Encrypt the overlay network (IPsec). */
+  readonly overlayEncryption: boolean;
+}
+
+/** Model promotion's settings. */
+export interface PlatformPromotionArgs {
+  /** Folder on the production machines with versions/<id>/ and `current`. */
+  readonly modelRoot: string;
+  /** Model versions kept per production machine. */
+  readonly keepVersions: number;
+  /** Relative RMSE improvement the gate asks of a candidate. */
+  readonly minImprovement: string;
+}
+
+/** Monitoring's settings. */
+export interface PlatformMonitoringArgs {
+  /** Image of the in-swarm relay and Redis exporter. */
+  readonly image: string;
+  /** Debian package versions on the machines. */
+  readonly versions: { readonly prometheus: string; readonly alertmanager: string; readonly nodeExporter: string };
+  /** Prometheus retention (a Prometheus duration). */
+  readonly retention: string;
+  /** Alertmanager webhook receiver (a secret); absent: alerts are only shown. */
+  readonly webhookUrl?: pulumi.Output<string>;
+}
+
+/** What the platform needs, and nothing of the stack's config it does not (stacks/program.ts maps config onto it). */
 export interface PlatformArgs {
-  /** The validated stack configuration. */
-  readonly config: PlatformConfig;
+  /** Stack name (an external label of the monitoring's series and alerts). */
+  readonly stack: string;
   /** The machines, from the environment. */
   readonly hosts: readonly Host[];
   /** Where operators SSH first, and as whom. */
   readonly bastion: { readonly address: pulumi.Input<string>; readonly user: string; readonly ssh: pulumi.Input<string> };
   /** Source tree the scripts and the tuning workload are read from. Default: this repository. */
   readonly sourceRoot?: string;
+  readonly ray: PlatformRayArgs;
+  readonly serving: PlatformServingArgs;
+  readonly promotion: PlatformPromotionArgs;
+  /** Prometheus + Alertmanager on the orchestration machine; absent: no monitoring. */
+  readonly monitoring?: PlatformMonitoringArgs;
 }
 
 export class Platform extends pulumi.ComponentResource {
@@ -55,7 +111,7 @@ export class Platform extends pulumi.ComponentResource {
       throw new pulumi.ResourceError("Platform: at least one swarm-manager host is required", this);
     const head = one("ray-head");
 
-    const cfg = args.config;
+    const { ray, serving, promotion, monitoring } = args;
     // Every machine but the bastion gets the script bundle, in parallel.
     const files: BundleFile[] = readBundle(args.sourceRoot);
     const bundles: Record<string, BundleOnHost> = {};
@@ -68,13 +124,13 @@ export class Platform extends pulumi.ComponentResource {
       {
         head,
         workers: hostsWithRole(hosts, "ray-worker"),
-        rayVersion: cfg.versions.ray,
+        rayVersion: ray.version,
         bundles,
         files,
-        initialTuning: cfg.tuning.initial,
-        tuningTrials: cfg.tuning.trials,
-        tuningTimeBudget: cfg.tuning.timeBudgetSeconds,
-        jupyter: cfg.tuning.jupyter,
+        initialTuning: ray.initialTuning,
+        tuningTrials: ray.tuningTrials,
+        tuningTimeBudget: ray.tuningTimeBudget,
+        jupyter: ray.jupyter,
       },
       { parent: this },
     );
@@ -93,15 +149,15 @@ export class Platform extends pulumi.ComponentResource {
         swarmReady: this.swarm.ready,
         bundles,
         files,
-        images: cfg.serving.images,
-        apiReplicas: cfg.serving.apiReplicas,
-        workerReplicas: cfg.serving.workerReplicas,
-        port: cfg.serving.port,
-        endpointMode: cfg.serving.endpointMode,
-        publishMode: cfg.serving.publishMode,
-        modelRoot: cfg.promotion.modelRoot,
-        encryptOverlay: cfg.serving.overlayEncryption,
-        imageTarballs: cfg.serving.imageTarballs,
+        images: serving.images,
+        apiReplicas: serving.apiReplicas,
+        workerReplicas: serving.workerReplicas,
+        port: serving.port,
+        endpointMode: serving.endpointMode,
+        publishMode: serving.publishMode,
+        modelRoot: promotion.modelRoot,
+        encryptOverlay: serving.overlayEncryption,
+        imageTarballs: serving.imageTarballs,
         publicAddress: this.swarm.leader.publicAddress,
       },
       { parent: this },
@@ -114,23 +170,23 @@ export class Platform extends pulumi.ComponentResource {
         production,
         bundles,
         files,
-        modelRoot: cfg.promotion.modelRoot,
-        keepVersions: cfg.promotion.keepVersions,
-        minImprovement: cfg.promotion.minImprovement,
+        modelRoot: promotion.modelRoot,
+        keepVersions: promotion.keepVersions,
+        minImprovement: promotion.minImprovement,
         after: [this.serving.ready],
         initialModel: this.ray.initialModel
           ? { dir: this.ray.initialModel.dir, version: this.ray.initialModel.version, after: [this.ray.initialModel.job] }
           : undefined,
         developmentSsh: head.sshCommand,
         rayAddress: this.ray.address,
-        servingPort: cfg.serving.port,
+        servingPort: serving.port,
       },
       { parent: this },
     );
     this.webUrl = this.serving.url;
 
     // Monitoring after serving: the relay joins the serving stack's overlay network.
-    if (cfg.monitoring.enabled) {
+    if (monitoring) {
       const orchestration = hostsWithRole(hosts, "orchestration");
       if (orchestration.length !== 1)
         throw new pulumi.ResourceError(
@@ -140,7 +196,7 @@ export class Platform extends pulumi.ComponentResource {
       this.monitoring = new Monitoring(
         `${name}-monitoring`,
         {
-          stack: cfg.stack,
+          stack: args.stack,
           orchestration: orchestration[0],
           hosts,
           serving: {
@@ -148,16 +204,16 @@ export class Platform extends pulumi.ComponentResource {
             ready: this.serving.ready,
             redisPassword: this.serving.redisPassword,
             // Delivered with the serving stack's tarballs and loaded before it: run by image ID.
-            image: this.serving.pinned(cfg.monitoring.image),
-            publishMode: cfg.serving.publishMode,
-            endpointMode: cfg.serving.endpointMode,
-            apiReplicas: cfg.serving.apiReplicas,
-            workerReplicas: cfg.serving.workerReplicas,
-            modelRoot: cfg.promotion.modelRoot,
+            image: this.serving.pinned(monitoring.image),
+            publishMode: serving.publishMode,
+            endpointMode: serving.endpointMode,
+            apiReplicas: serving.apiReplicas,
+            workerReplicas: serving.workerReplicas,
+            modelRoot: promotion.modelRoot,
           },
-          versions: cfg.monitoring.versions,
-          retention: cfg.monitoring.retention,
-          webhookUrl: cfg.monitoring.webhookUrl,
+          versions: monitoring.versions,
+          retention: monitoring.retention,
+          webhookUrl: monitoring.webhookUrl,
           bastion: args.bastion,
           // Ray's metrics export (8090, RAY_FIXED_PORTS) needs ray[default]: the tuning
           // requirements pin ray[default,tune] and its dependencies.

@@ -10,6 +10,7 @@ import { z } from "zod";
 import { DEPLOY_MODES, DeployMode, ENVIRONMENTS, EnvironmentKind, KEYS, KeyName, KeySpec, PROJECT, ROLES, Role, defaultOf } from "./schema";
 import { describeBlock, ipv4, isPrivate, parseCidr, roleBlocks } from "./network";
 import { PINNED_RE, tarballImages } from "../components/serving/images";
+import { INTERNAL_PORTS } from "../components/core/ports";
 
 export { ROLES, Role, EnvironmentKind, DeployMode } from "./schema";
 export { parseCidr } from "./network";
@@ -99,19 +100,8 @@ export class ConfigError extends Error {
   }
 }
 
-/** Ports the cluster uses internally; the serving port must not collide with them. */
-export const INTERNAL_PORTS: Readonly<Record<number, string>> = {
-  22: "SSH",
-  2375: "the Docker API",
-  2376: "the Docker API",
-  2377: "Swarm management",
-  4789: "the Swarm overlay (VXLAN)",
-  5672: "RabbitMQ",
-  6379: "Ray GCS / Redis",
-  7946: "Swarm gossip",
-  8265: "the Ray dashboard",
-  10001: "the Ray client server",
-};
+/** Ports the cluster uses internally; the serving port must not collide with them (components/core/ports.ts). */
+export { INTERNAL_PORTS } from "../components/core/ports";
 
 // ---------- value parsers: raw config strings -> typed values ----------
 

@@ -4,9 +4,8 @@
  * config reference (both checked against this table by tests/unit/config-docs.test.ts).
  */
 
-/** The roles a machine can play. */
-export const ROLES = ["orchestration", "ray-head", "ray-worker", "swarm-manager", "swarm-worker"] as const;
-export type Role = (typeof ROLES)[number];
+/** The roles a machine can play (components/core/roles.ts). */
+export { ROLES, Role } from "../components/core/roles";
 
 export const ENVIRONMENTS = ["openstack", "local", "existing"] as const;
 export type EnvironmentKind = (typeof ENVIRONMENTS)[number];

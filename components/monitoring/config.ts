@@ -7,25 +7,11 @@
  * (Alertmanager 0.25, bookworm's, has no `url_file`; 0.26 does).
  */
 import * as yaml from "js-yaml";
-import type { Role } from "../../stacks/schema";
+import { MONITORING_PORTS } from "../core/ports";
+import type { Role } from "../core/roles";
 
-/** Ports of the monitoring pieces. */
-export const MONITORING_PORTS = {
-  /** Prometheus on the orchestration machine (private address). */
-  prometheus: 9090,
-  /** Alertmanager on the orchestration machine (private address). */
-  alertmanager: 9093,
-  /** prometheus-node-exporter on every machine (private address). */
-  nodeExporter: 9100,
-  /** The in-swarm relay's /federate, published on the swarm (blocked from the world). */
-  relay: 9091,
-  /** Ray's metrics export on every Ray node (scripts/host/common.sh RAY_FIXED_PORTS). */
-  ray: 8090,
-  /** Inside the overlay: the serving processes' /metrics, the Redis exporter, rabbitmq_prometheus. */
-  serving: 8080,
-  redisExporter: 9121,
-  rabbitmq: 15692,
-} as const;
+/** Ports of the monitoring pieces (components/core/ports.ts). */
+export { MONITORING_PORTS } from "../core/ports";
 
 export type MonitoringPorts = { readonly [K in keyof typeof MONITORING_PORTS]: number };
 

@@ -2,7 +2,7 @@
  * cloud-init user data built from typed objects and rendered with js-yaml.
  */
 import * as yaml from "js-yaml";
-import type { Role } from "../../stacks/schema";
+import type { Role } from "../core/roles";
 
 /** The subset of the cloud-config schema this project writes. */
 export interface CloudConfig {

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import * as tls from "@pulumi/tls";
 import type * as command from "@pulumi/command";
-import type { Role } from "../../stacks/schema";
+import type { Role } from "../core/roles";
 import { Connection, Host, SshFiles, sshCommandLine, sshConnection } from "../host";
 import { cloudConfig, renderCloudConfig } from "./cloudinit";
 import { remoteCommand } from "../remote";

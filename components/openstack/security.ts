@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
+import { MONITORING_PORTS, RABBITMQ_PORT, RAY_METRICS_PORT, RAY_PORTS, REDIS_PORT, SSH_PORT, SWARM_PORTS } from "../core/ports";
 
 /**
  * One security group per concern; a machine gets the groups of its roles. `ray-head` has no
@@ -41,25 +42,8 @@ export interface TopologyRulesArgs {
   readonly overlayEncryption?: boolean;
 }
 
-/** Ports Ray uses between its nodes besides the worker range (see scripts/host/ray-*.sh). */
-export const RAY_PORTS = {
-  gcs: 6379,
-  dashboard: 8265,
-  client: 10001,
-  nodeManager: 6380,
-  objectManager: 6381,
-  dashboardAgent: 52365,
-};
-/**
- * Ray's metrics export on every Ray node (common.sh RAY_FIXED_PORTS --metrics-export-port; the
- * monitoring's `ray` job, components/monitoring MONITORING_PORTS.ray). Not between Ray nodes:
- * only the bastion's Prometheus reads it.
- */
-export const RAY_METRICS_PORT = 8090;
-export const RAY_WORKER_PORTS: readonly [number, number] = [10002, 10999];
-export const SWARM_PORTS = { management: 2377, gossip: 7946, overlay: 4789 };
-export const RABBITMQ_PORT = 5672;
-export const REDIS_PORT = 6379;
+/** The ports come from the one table in components/core/ports.ts (re-exported here for older imports). */
+export { RABBITMQ_PORT, RAY_METRICS_PORT, RAY_PORTS, RAY_WORKER_PORTS, REDIS_PORT, SWARM_PORTS } from "../core/ports";
 
 /**
  * The rule table. Inside the cluster each service is open only to the group that uses it, never
@@ -86,8 +70,8 @@ export function topologyRules(a: TopologyRulesArgs): RuleSpec[] {
       group: "bastion",
       description: "SSH from the admin CIDR",
       protocol: "tcp",
-      portMin: 22,
-      portMax: 22,
+      portMin: SSH_PORT,
+      portMax: SSH_PORT,
       remoteCidr: a.adminCidr,
       ethertype: "IPv4",
     },
@@ -95,15 +79,15 @@ export function topologyRules(a: TopologyRulesArgs): RuleSpec[] {
       group: "internal",
       description: "SSH from the bastion",
       protocol: "tcp",
-      portMin: 22,
-      portMax: 22,
+      portMin: SSH_PORT,
+      portMax: SSH_PORT,
       remoteGroup: "bastion",
       ethertype: "IPv4",
     },
     { group: "internal", description: "ICMP inside the cluster", protocol: "icmp", remoteCidr: a.clusterCidr, ethertype: "IPv4" },
     // Model promotion: the Ray head (development) git-pushes models over SSH to every production
     // machine; the Ray workers run untrusted trial code and may not.
-    fromGroup("swarm", "ray-head")("SSH from the Ray head (model promotion: git push)", "tcp", 22),
+    fromGroup("swarm", "ray-head")("SSH from the Ray head (model promotion: git push)", "tcp", SSH_PORT),
     // Ray: only between the Ray machines.
     ray("Ray GCS", "tcp", RAY_PORTS.gcs),
     ray("Ray node manager and object manager", "tcp", RAY_PORTS.nodeManager, RAY_PORTS.objectManager),
@@ -153,8 +137,8 @@ export function topologyRules(a: TopologyRulesArgs): RuleSpec[] {
       group: "internal",
       description: "Node exporter, from the bastion",
       protocol: "tcp",
-      portMin: 9100,
-      portMax: 9100,
+      portMin: MONITORING_PORTS.nodeExporter,
+      portMax: MONITORING_PORTS.nodeExporter,
       remoteGroup: "bastion",
       ethertype: "IPv4",
     },
@@ -174,8 +158,8 @@ export function topologyRules(a: TopologyRulesArgs): RuleSpec[] {
       group: "swarm",
       description: "Monitoring relay /federate, from the bastion",
       protocol: "tcp",
-      portMin: 9091,
-      portMax: 9091,
+      portMin: MONITORING_PORTS.relay,
+      portMax: MONITORING_PORTS.relay,
       remoteGroup: "bastion",
       ethertype: "IPv4",
     },

@@ -12,7 +12,7 @@ import {
   scriptCommand,
   scriptCommandOf,
 } from "../remote";
-import { RAY_PORTS } from "../openstack/security";
+import { RAY_PORTS } from "../core/ports";
 
 export interface RayClusterArgs {
   /** The head node (development server). */

@@ -2,7 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { Host } from "../host";
 import { BundleFile, BundleOnHost, hashOf, hostTriggers, lifecycle, remoteCommand, scriptCommand, scriptCommandOf } from "../remote";
-import { SWARM_PORTS } from "../openstack/security";
+import { SWARM_PORTS } from "../core/ports";
 
 export interface SwarmClusterArgs {
   /** Swarm managers; the first one creates the swarm. An odd number >= 1. */
