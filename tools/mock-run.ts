@@ -20,6 +20,8 @@ export interface Recorded {
   readonly ignoreChanges: readonly string[];
   /** Explicit dependsOn. */
   readonly explicitDeps: pulumi.Resource[];
+  /** The resource options as the program passed them. */
+  readonly opts: pulumi.CustomResourceOptions;
   /** Filled after the run: resolved inputs seen by the mock provider (custom resources only). */
   inputs?: Record<string, unknown>;
   /** Filled after the run: every resource this one waits for directly. */
@@ -138,6 +140,7 @@ export async function runProgram(
         props: args.props,
         explicitDeps: explicit,
         ignoreChanges: args.opts.ignoreChanges ?? [],
+        opts: args.opts as pulumi.CustomResourceOptions,
         deps: new Set(),
       });
       return undefined;
@@ -235,6 +238,28 @@ export function stackConfig(stack: string, content = "tar"): Record<string, stri
     );
   }
   return cfg;
+}
+
+/**
+ * An `existing` stack of five machines (one per role, the orchestration machine on a forwarded
+ * port) and the SSH key they accept; `extraSwarmWorkers` more Swarm workers after them.
+ */
+export function existingConfig(extraSwarmWorkers = 0): Record<string, string> {
+  const key = ["-----BEGIN", "OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----"].join(" ");
+  const hosts = [
+    { name: "orch", address: "127.0.0.1", port: 2201, roles: ["orchestration"], user: "root" },
+    { name: "head", address: "172.30.0.11", roles: ["ray-head"], user: "root" },
+    { name: "rw0", address: "172.30.0.12", roles: ["ray-worker"], user: "root" },
+    { name: "mgr0", address: "172.30.0.13", roles: ["swarm-manager"], user: "root" },
+    { name: "sw0", address: "172.30.0.14", roles: ["swarm-worker"], user: "root" },
+    ...Array.from({ length: extraSwarmWorkers }, (_, i) => ({
+      name: `sw${i + 1}`,
+      address: `172.30.0.${20 + i}`,
+      roles: ["swarm-worker"],
+      user: "root",
+    })),
+  ];
+  return { "rayswarm:environment": "existing", "rayswarm:sshPrivateKey": key, "rayswarm:hosts": JSON.stringify(hosts) };
 }
 
 /** The tag save-images.sh names a tarball after: rayswarm_serving_dev.tar is rayswarm/serving:dev. */
