@@ -28,6 +28,8 @@ t=$SECONDS
 # Stop what this run started, whatever happens (a plane that was already up is reused, and
 # stopped too: CI leaves nothing running).
 trap 'bash "$CP" stop || true' EXIT
+# .ci/run stops this stage with SIGTERM when another stage failed: stop the plane then too.
+trap 'exit 143' TERM INT
 # Always a fresh plane: the state directory outlives a CI run, and a run that was killed half-way
 # (or a destroy the plane left undone) leaves objects there that the pulumi test refuses to
 # mix with its own. A first start takes about 2 minutes instead of a warm start's 40 s.
