@@ -26,9 +26,9 @@ export interface RayClusterArgs {
   readonly files: readonly BundleFile[];
   /** Run the initial tuning job during `pulumi up`. Default: true. */
   readonly initialTuning?: boolean;
-  /** Trials and time budget (seconds) of the initial job. Defaults: 16, 600. */
-  readonly tuningTrials?: number;
-  readonly tuningTimeBudget?: number;
+  /** Trials and time budget (seconds) of the initial job (config: tuningTrials, tuningTimeBudget). */
+  readonly tuningTrials: number;
+  readonly tuningTimeBudget: number;
   /** Run JupyterLab on the head (127.0.0.1 only, SSH tunnel). Default: false. */
   readonly jupyter?: boolean;
   /** Seconds to wait for all nodes. Default: 600. */
@@ -180,7 +180,7 @@ export class RayCluster extends pulumi.ComponentResource {
         `${name}-initial-tuning`,
         {
           connection: args.head.connection,
-          create: scriptCommandOf("host/tune-initial.sh", [gcs, INITIAL_MODEL_DIR, args.tuningTrials ?? 16, args.tuningTimeBudget ?? 600]),
+          create: scriptCommandOf("host/tune-initial.sh", [gcs, INITIAL_MODEL_DIR, args.tuningTrials, args.tuningTimeBudget]),
           // The model is made once; later edits to the tuning code don't re-run it (promote new models instead).
           triggers: hostTriggers(args.head, INITIAL_MODEL_DIR),
           logging: "stderr",
