@@ -42,6 +42,8 @@ export interface PlatformConfig {
     readonly privateKey?: pulumi.Output<string>;
   };
   readonly adminCidr?: string;
+  /** The cluster network (openstack's subnet, local's Docker network); every role has a fixed block of it. */
+  readonly networkCidr: string;
   readonly counts: { readonly rayWorkers: number; readonly swarmManagers: number; readonly swarmWorkers: number };
   readonly openstack: {
     readonly image: string;
@@ -50,7 +52,6 @@ export interface PlatformConfig {
     readonly externalNetworkId?: string;
     /** OpenStack credentials are configured (OS_AUTH_URL/OS_CLOUD or openstack:authUrl/cloud). */
     readonly credentials: boolean;
-    readonly networkCidr: string;
     readonly dnsNameservers: readonly string[];
     readonly flavors: Readonly<Record<Role, string>>;
   };
@@ -86,7 +87,6 @@ export interface PlatformConfig {
   readonly hosts: readonly InventoryHost[];
   readonly local: {
     readonly nodeImage: string;
-    readonly networkCidr: string;
     /** Host folder shared by the node containers as pip's cache (Ray's venvs install faster). */
     readonly pipCache?: string;
   };
@@ -588,8 +588,9 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
       privateKey: privateKeyRaw === undefined ? undefined : pulumi.secret(privateKeyRaw),
     },
     adminCidr,
+    networkCidr,
     counts,
-    openstack: { image: osImage, externalNetwork, externalNetworkId, credentials, networkCidr, dnsNameservers, flavors },
+    openstack: { image: osImage, externalNetwork, externalNetworkId, credentials, dnsNameservers, flavors },
     versions: { ray: rayVersion, docker: dockerVersion },
     serving: {
       port: servingPort,
@@ -611,7 +612,7 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
       versions: monitoringVersions,
     },
     hosts,
-    local: { nodeImage: localNodeImage, networkCidr, pipCache: localPipCache },
+    local: { nodeImage: localNodeImage, pipCache: localPipCache },
   };
 }
 

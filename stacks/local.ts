@@ -33,7 +33,7 @@ export function localEnvironment(cfg: PlatformConfig, parent?: pulumi.Resource):
     `${name}-net`,
     {
       name: `rayswarm-${name}`,
-      ipamConfigs: [{ subnet: cfg.local.networkCidr, gateway: addressAt(cfg.local.networkCidr, 1) }],
+      ipamConfigs: [{ subnet: cfg.networkCidr, gateway: addressAt(cfg.networkCidr, 1) }],
       labels: [{ label: "rayswarm.stack", value: name }],
     },
     opts,

@@ -78,7 +78,7 @@ export function openstackEnvironment(cfg: PlatformConfig, parent?: pulumi.Resour
   const network = new ClusterNetwork(
     name,
     {
-      cidr: cfg.openstack.networkCidr,
+      cidr: cfg.networkCidr,
       externalNetwork: cfg.openstack.externalNetwork,
       externalNetworkId: externalNetworkId(cfg),
       dnsNameservers: cfg.openstack.dnsNameservers,
@@ -89,7 +89,7 @@ export function openstackEnvironment(cfg: PlatformConfig, parent?: pulumi.Resour
     name,
     {
       adminCidr: cfg.adminCidr,
-      clusterCidr: cfg.openstack.networkCidr,
+      clusterCidr: cfg.networkCidr,
       servingPort: cfg.serving.port,
       rayWorkerPorts: RAY_WORKER_PORTS,
       overlayEncryption: cfg.serving.overlayEncryption,

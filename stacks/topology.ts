@@ -19,7 +19,7 @@ export interface PlannedMachine {
 }
 
 export function plannedMachines(cfg: PlatformConfig): PlannedMachine[] {
-  const cidr = cfg.environment === "local" ? cfg.local.networkCidr : cfg.openstack.networkCidr;
+  const cidr = cfg.networkCidr;
   const net = parseCidr(cidr);
   if (!net) throw new Error(`plannedMachines: ${cidr} is not a network CIDR (validated by stacks/config.ts)`);
   const blocks = roleBlocks(net.prefix);
