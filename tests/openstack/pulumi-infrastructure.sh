@@ -65,16 +65,10 @@ api() { # api NAME: the check batch (one CLI process) for the stack's outputs ->
     fail "openstack CLI batch $1"
   fi
 }
-leftovers() { # the names of our servers, ports, groups, server groups, key pairs, networks; floating IPs
-  "$OSC" 2>/dev/null <<EOF | grep -E "^$STACK-|^fip " || true
-server list -f value -c Name
-port list -f value -c Name
-security group list -f value -c Name
-server group list -f value -c Name
-keypair list -f value -c Name
-network list -f value -c Name
-router list -f value -c Name
-EOF
+# shellcheck source=tests/openstack/lib.sh
+source "$HERE/lib.sh"
+leftovers() { # the names of our servers, ports, groups, server groups, key pairs, networks, routers; floating IPs
+  object_names "$STACK"
   "$OSC" floating ip list -f value -c 'Floating IP Address' 2>/dev/null | sed 's/^/fip /' || true
 }
 cleanup() {

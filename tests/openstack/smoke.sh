@@ -16,6 +16,8 @@ set -euo pipefail
 }
 OSC=/usr/bin/openstack
 P=rs-smoke
+# shellcheck source=tests/openstack/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
 
@@ -94,13 +96,6 @@ keypair delete $P-key
 subnet delete $P-subnet
 network delete $P-net
 EOF
-"$OSC" >"$TMP/left.out" 2>/dev/null <<EOF || true
-server list -f value -c Name
-port list -f value -c Name
-security group list -f value -c Name
-server group list -f value -c Name
-keypair list -f value -c Name
-network list -f value -c Name
-EOF
-if grep -q "^$P-" "$TMP/left.out"; then fail "left behind: $(grep "^$P-" "$TMP/left.out" | tr '\n' ' ')"; fi
+left=$(object_names "$P")
+[[ -z $left ]] || fail "left behind: $(echo "$left" | tr '\n' ' ')"
 log "ok in $((SECONDS - t0))s: everything created, checked and deleted"
