@@ -1,7 +1,7 @@
 /**
  * Every port the platform uses, in one table: the security rules (components/openstack/security.ts),
  * the components that pass ports to scripts (Ray, Swarm, monitoring) and the config check that the
- * serving port collides with none of them (stacks/config.ts) read it from here.
+ * serving port collides with none of them (stacks/config/keys.ts) read it from here.
  * scripts/host/common.sh keeps its own copy of Ray's fixed ports (a changed script would replace
  * every step that runs it on a deployed stack); tests/unit/monitoring.test.ts checks the two agree.
  */

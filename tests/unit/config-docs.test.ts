@@ -1,11 +1,11 @@
 import * as fs from "fs";
 import * as path from "path";
 import { renderPulumiYaml, renderReadme } from "../../tools/config-docs";
-import { KEYS } from "../../stacks/schema";
+import { KEYS } from "../../stacks/config/keys";
 
 const root = path.resolve(__dirname, "../..");
 
-test("Pulumi.yaml's config schema is generated from stacks/schema.ts (run `npm run config-docs`)", () => {
+test("Pulumi.yaml's config schema is generated from stacks/config/keys.ts (run `npm run config-docs`)", () => {
   const current = fs.readFileSync(path.join(root, "Pulumi.yaml"), "utf8");
   expect(current).toBe(renderPulumiYaml(current));
   const keys = Object.keys(KEYS) as (keyof typeof KEYS)[];

@@ -288,3 +288,45 @@ describe("invalid configurations fail with a message naming the key, the bad val
     );
   });
 });
+
+describe("the table of keys (stacks/config/keys.ts) is what the reader reads", () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { KEYS } = require("../../stacks/config/keys") as typeof import("../../stacks/config/keys");
+  const entries = Object.entries(KEYS);
+  const rawOf = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v));
+
+  test.each(entries.filter(([, s]) => s.default !== undefined))("%s: its declared default passes its own schema", (_key, spec) => {
+    const parsed = spec.value.schema.safeParse(rawOf(spec.default));
+    expect(parsed.success).toBe(true);
+    expect(parsed.data).toEqual(spec.default);
+  });
+
+  test("every key an environment uses rejects a wrong value with a message naming the key (secrets not shown)", () => {
+    const envOf = (envs?: readonly string[]) => envs?.[0] ?? "local";
+    for (const [key, spec] of entries) {
+      if (key === "environment") continue;
+      const base: Record<string, string> =
+        envOf(spec.environments) === "openstack" ? { ...openstack } : envOf(spec.environments) === "existing" ? existing(goodHosts) : {};
+      const bad =
+        spec.type === "integer" ? "1.5" : spec.type === "boolean" ? "maybe" : spec.type === "string" ? " " : '"not a list"';
+      const found = problems({ ...base, [`rayswarm:${key}`]: bad });
+      const own = found.filter((p) => p.startsWith(`rayswarm:${key} must be `));
+      expect({ key, own: own.length > 0 }).toEqual({ key, own: true });
+      if (spec.secret) expect(own.join("\n")).toContain("not shown because it is a secret");
+      else
+        expect(own.join("\n")).toContain(
+          `(got ${JSON.stringify(spec.type === "array" || spec.type === "object" ? JSON.parse(bad) : bad)})`,
+        );
+    }
+  });
+
+  test("overlayEncryption is validated like every other boolean (it used to fall back to true silently)", () => {
+    expect(problems({ "rayswarm:overlayEncryption": "no" })).toEqual(['rayswarm:overlayEncryption must be true or false (got "no")']);
+  });
+
+  test("a key the environment does not use is reported once, as unused, whatever its value", () => {
+    expect(problems({ "rayswarm:bastionFlavor": "" })).toEqual([
+      "rayswarm:bastionFlavor is not used when rayswarm:environment is local (only with openstack): remove it",
+    ]);
+  });
+});
