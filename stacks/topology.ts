@@ -21,12 +21,12 @@ export interface PlannedMachine {
 export function plannedMachines(cfg: PlatformConfig): PlannedMachine[] {
   const cidr = cfg.networkCidr;
   const net = parseCidr(cidr);
-  if (!net) throw new Error(`plannedMachines: ${cidr} is not a network CIDR (validated by stacks/config.ts)`);
+  if (!net) throw new Error(`plannedMachines: ${cidr} is not a network CIDR (validated by stacks/config)`);
   const blocks = roleBlocks(net.prefix);
   const out: PlannedMachine[] = [];
   const add = (role: Role, count: number, single: boolean) => {
     if (count > blocks[role].size)
-      throw new Error(`plannedMachines: ${count} ${role} machines do not fit in ${cidr} (validated by stacks/config.ts)`);
+      throw new Error(`plannedMachines: ${count} ${role} machines do not fit in ${cidr} (validated by stacks/config)`);
     for (let i = 0; i < count; i++) {
       out.push({
         name: single ? `${cfg.stack}-${role}` : `${cfg.stack}-${role}-${i}`,
