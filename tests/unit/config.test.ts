@@ -307,8 +307,7 @@ describe("the table of keys (stacks/config/keys.ts) is what the reader reads", (
       if (key === "environment") continue;
       const base: Record<string, string> =
         envOf(spec.environments) === "openstack" ? { ...openstack } : envOf(spec.environments) === "existing" ? existing(goodHosts) : {};
-      const bad =
-        spec.type === "integer" ? "1.5" : spec.type === "boolean" ? "maybe" : spec.type === "string" ? " " : '"not a list"';
+      const bad = spec.type === "integer" ? "1.5" : spec.type === "boolean" ? "maybe" : spec.type === "string" ? " " : '"not a list"';
       const found = problems({ ...base, [`rayswarm:${key}`]: bad });
       const own = found.filter((p) => p.startsWith(`rayswarm:${key} must be `));
       expect({ key, own: own.length > 0 }).toEqual({ key, own: true });
