@@ -75,7 +75,8 @@ def _run_pool(X, y, configs, args):
     stats: dict = {}
     trials = run_pool_search(X, y, configs, folds=args.folds, seed=42, early_stopping=False,
                              schedule=args.schedule, batch_seconds=args.batch_seconds,
-                             stats=stats)
+                             max_batch_seconds=args.max_batch_seconds,
+                             in_flight_per_cpu=args.in_flight_per_cpu, stats=stats)
     print(f"bench: pool: {stats['calls']} Ray tasks for {len(configs) * args.folds} folds, "
           f"first result after {stats['first_result_s']:.2f} s")
     failed = [t.error for t in trials if t.error is not None]
@@ -124,6 +125,12 @@ def main(argv=None) -> int:
     p.add_argument("--batch-seconds", type=float, default=0.05,
                    help="pool engine: expected seconds of work per call at least (short folds "
                         "are batched)")
+    p.add_argument("--max-batch-seconds", type=float, default=None,
+                   help="pool engine: guided batching: a call gets a share of the queued work "
+                        "between --batch-seconds and this (default: fixed batches of "
+                        "--batch-seconds)")
+    p.add_argument("--in-flight-per-cpu", type=int, default=2,
+                   help="pool engine: Ray tasks in flight per CPU (default 2)")
     p.add_argument("--order", choices=["sampled", "longest-first"], default="sampled",
                    help="order in which the Ray side gets the configurations: as sampled "
                         "(default), or pre-sorted longest first by the sequential run's times")

@@ -13,8 +13,11 @@ ran alone. Here:
 - folds are scheduled longest expected first (LPT, `families.expected_fold_seconds`), so the
   caller need not sort anything; with a time budget, configurations are taken in waves in the
   sampled order (LPT inside a wave) so the budget does not favour the cheap or the dear ones;
-- short folds are batched into one task (at least `batch_seconds` of expected work), and two
-  tasks per CPU are in flight so no worker waits for the driver;
+- short folds are batched into one task of at least `batch_seconds` of expected work; with
+  `max_batch_seconds` above it, a batch is a quarter of the queued work per CPU clamped to
+  [`batch_seconds`, `max_batch_seconds`] (guided self-scheduling: few large tasks while much
+  is queued, small ones at the end; opt-in until measured on a quiet machine); two tasks per
+  CPU are in flight so no worker waits for the driver;
 - ASHA (asynchronous successive halving, the rule of Ray Tune's ASHAScheduler: at a rung, stop
   a trial whose running mean is worse than the top 1/reduction_factor of those recorded there)
   decides in the driver when a trial's folds up to a rung are in;
@@ -155,7 +158,8 @@ def cluster_cpus() -> int:
 def run_pool_search(X: np.ndarray, y: np.ndarray, configs: list[dict], *, folds: int, seed: int,
                     early_stopping: bool = True, time_budget: float | None = None,
                     workers: int | None = None, schedule: str = "lpt",
-                    batch_seconds: float = 0.05, wave_size: int | None = None,
+                    batch_seconds: float = 0.05, max_batch_seconds: float | None = None,
+                    in_flight_per_cpu: int = 2, wave_size: int | None = None,
                     on_progress: Callable[[Progress], None] | None = None,
                     poll_seconds: float = 1.0, start_timeout: float = 120.0,
                     grace: int = 2, reduction_factor: int = 2,
@@ -165,8 +169,11 @@ def run_pool_search(X: np.ndarray, y: np.ndarray, configs: list[dict], *, folds:
     Returns the trials that started, in the order of `configs`. `schedule`: "lpt" (longest
     expected fold first) or "given" (the order of `configs`). `wave_size`: configurations per
     wave; default all of them without a time budget, 4 per CPU with one. `stats`, when given,
-    receives: cpus, calls (Ray tasks), first_result_s, wall_s, started (trial indexes in
-    the order they started). Call warm_up() first to keep the
+    receives: cpus, calls (Ray tasks), batch_sizes (folds per task, in dispatch order),
+    first_result_s, wall_s, started (trial indexes in the order they started). A task gets at
+    least `batch_seconds` and at most `max_batch_seconds` (default: `batch_seconds`, i.e.
+    fixed batches) of expected work: a quarter of the queued work per CPU, so batches shrink
+    towards the end; `in_flight_per_cpu` tasks per CPU are queued. Call warm_up() first to keep the
     workers' start (scikit-learn's import) out of the search.
     """
     import ray
@@ -187,12 +194,18 @@ def run_pool_search(X: np.ndarray, y: np.ndarray, configs: list[dict], *, folds:
     heap: list[tuple] = []
     started: list[int] = []  # trial indexes in the order their first fold was dispatched
 
+    queued_cost = 0.0  # expected seconds of the folds in the heap
+    max_batch = batch_seconds if max_batch_seconds is None else max(batch_seconds,
+                                                                     max_batch_seconds)
+
     def allow(t: Trial, limit: int) -> None:
+        nonlocal queued_cost
         t.limit = limit
         while t.next_fold < t.limit:
             prio = t.index if schedule == "given" else -t.fold_cost
             heapq.heappush(heap, (t.wave, prio, t.index, t.next_fold))
             t.next_fold += 1
+            queued_cost += t.fold_cost
 
     for t in trials:
         allow(t, rungs[0] if rungs else folds)
@@ -201,11 +214,17 @@ def run_pool_search(X: np.ndarray, y: np.ndarray, configs: list[dict], *, folds:
     est_done = meas_done = 0.0
 
     def take_batch() -> list:
+        nonlocal queued_cost
         factor = meas_done / est_done if est_done > 0 else 1.0
+        # Guided self-scheduling: a batch is a share of the work still queued (fewer, larger
+        # tasks while much is left), between batch_seconds and max_batch_seconds of expected
+        # work; the share shrinks as the queue empties, so the tail stays short.
+        target = min(max_batch, max(batch_seconds, queued_cost * factor / (4 * n_workers)))
         batch, expected = [], 0.0
-        while heap and (not batch or expected < batch_seconds) and len(batch) < 64:
+        while heap and (not batch or expected < target) and len(batch) < 64:
             _, _, i, fold = heapq.heappop(heap)
             t = trials[i]
+            queued_cost -= t.fold_cost
             if t.terminal:
                 continue
             batch.append((i, fold, t.config))
@@ -221,10 +240,11 @@ def run_pool_search(X: np.ndarray, y: np.ndarray, configs: list[dict], *, folds:
 
     splits_ref = ray.put(kfold_indices(len(y), folds, seed))
     in_flight: dict = {}  # ObjectRef -> batch
-    max_in_flight = 2 * n_workers  # a queued batch per CPU: no worker waits for the driver
+    max_in_flight = in_flight_per_cpu * n_workers  # queued batches: no worker waits for the driver
     timed_out = False
     reported = 0
     calls = 0
+    batch_sizes: list[int] = []  # folds per task, in dispatch order
     first_result_s = None
 
     def snapshot(final=False) -> Progress:
@@ -293,6 +313,7 @@ def run_pool_search(X: np.ndarray, y: np.ndarray, configs: list[dict], *, folds:
             if deadline is not None and not timed_out and now >= deadline:
                 timed_out = True
                 heap.clear()
+                queued_cost = 0.0
                 for ref in list(in_flight):
                     ray.cancel(ref)  # queued batches are dropped; running ones may finish
             while not timed_out and len(in_flight) < max_in_flight:
@@ -301,6 +322,7 @@ def run_pool_search(X: np.ndarray, y: np.ndarray, configs: list[dict], *, folds:
                     break
                 in_flight[run_folds.remote(X_ref, y_ref, splits_ref, seed, batch)] = batch
                 calls += 1
+                batch_sizes.append(len(batch))
             if not in_flight:
                 break
             timeout = poll_seconds
@@ -345,6 +367,7 @@ def run_pool_search(X: np.ndarray, y: np.ndarray, configs: list[dict], *, folds:
         for ref in in_flight:  # an error above: do not leave work queued on the cluster
             ray.cancel(ref)
         if stats is not None:
-            stats.update(cpus=n_workers, calls=calls, first_result_s=first_result_s,
+            stats.update(cpus=n_workers, calls=calls, batch_sizes=batch_sizes,
+                         first_result_s=first_result_s,
                          wall_s=time.monotonic() - t_start, started=list(started))
     return [t for t in trials if t.status != "pending"]

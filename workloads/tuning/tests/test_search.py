@@ -98,6 +98,22 @@ def test_short_folds_are_batched(local_ray, train):
     assert all(t.metrics["rmse"] == cv_score(t.config, X, y, 5, 42) for t in trials)
 
 
+def test_batches_shrink_towards_the_end(local_ray, train):
+    """Guided batching: large batches while much work is queued, small ones at the end."""
+    X, y = train
+    configs = [ridge(10.0 ** (k / 10.0)) for k in range(-20, 20)]  # 200 folds of ~2 ms
+    stats, fixed = {}, {}
+    trials = run_pool_search(X, y, configs, folds=5, seed=42, early_stopping=False,
+                             batch_seconds=0.005, max_batch_seconds=0.05, stats=stats)
+    run_pool_search(X, y, configs, folds=5, seed=42, early_stopping=False,
+                    batch_seconds=0.005, max_batch_seconds=0.005, stats=fixed)
+    sizes = stats["batch_sizes"]
+    assert sum(sizes) == 200 and len(sizes) == stats["calls"]
+    assert sizes[0] > sizes[-1]
+    assert stats["calls"] < fixed["calls"]  # fewer tasks than fixed batches of the minimum
+    assert all(t.metrics["rmse"] == cv_score(t.config, X, y, 5, 42) for t in trials)
+
+
 def test_asha_rungs_match_ray_tune():
     from ray.tune.schedulers import ASHAScheduler
 
@@ -185,3 +201,12 @@ def test_bench_prints_both_scores_and_refuses_a_ratio_when_they_differ(local_ray
     out = capsys.readouterr().out
     assert "DIFFERENT" in out and "no speedup is reported" in out
     assert "speedup " not in out.replace("no speedup is reported", "")
+
+
+def test_ceiling_runs_the_same_work_in_two_processes(capsys):
+    from rayswarm_tuning import ceiling
+
+    assert ceiling.main(["--data", "builtin:diabetes", "--trials", "2", "--folds", "2",
+                         "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"alone [\d.]+ s .*2 at once [\d.]+ s.*throughput [\d.]+x", out)
