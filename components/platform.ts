@@ -4,7 +4,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ROLES, Role } from "./core/roles";
 import { Host, hostsWithRole } from "./core/host";
-import { BundleFile, BundleOnHost, installBundle, readBundle } from "./remote";
+import { readBundle } from "./remote";
+import { installBundles } from "./runner";
 import { RayCluster } from "./ray";
 import { SwarmCluster, SwarmNode } from "./swarm";
 import { ServingStack } from "./serving";
@@ -113,11 +114,12 @@ export class Platform extends pulumi.ComponentResource {
 
     const { ray, serving, promotion, monitoring } = args;
     // Every machine but the bastion gets the script bundle, in parallel.
-    const files: BundleFile[] = readBundle(args.sourceRoot);
-    const bundles: Record<string, BundleOnHost> = {};
-    for (const h of hosts.filter((x) => x.roles.some((r) => r !== "orchestration"))) {
-      bundles[h.name] = installBundle(`${name}-bundle-${h.name}`, h, files, this);
-    }
+    const scripts = installBundles(
+      name,
+      hosts.filter((x) => x.roles.some((r) => r !== "orchestration")),
+      readBundle(args.sourceRoot),
+      this,
+    );
 
     this.ray = new RayCluster(
       `${name}-raycluster`,
@@ -125,8 +127,7 @@ export class Platform extends pulumi.ComponentResource {
         head,
         workers: hostsWithRole(hosts, "ray-worker"),
         rayVersion: ray.version,
-        bundles,
-        files,
+        scripts,
         initialTuning: ray.initialTuning,
         tuningTrials: ray.tuningTrials,
         tuningTimeBudget: ray.tuningTimeBudget,
@@ -136,7 +137,7 @@ export class Platform extends pulumi.ComponentResource {
     );
     this.swarm = new SwarmCluster(
       `${name}-swarm`,
-      { managers: hostsWithRole(hosts, "swarm-manager"), workers: hostsWithRole(hosts, "swarm-worker"), bundles, files },
+      { managers: hostsWithRole(hosts, "swarm-manager"), workers: hostsWithRole(hosts, "swarm-worker"), scripts },
       { parent: this },
     );
 
@@ -147,8 +148,7 @@ export class Platform extends pulumi.ComponentResource {
         manager: this.swarm.leader,
         nodes: production,
         swarmReady: this.swarm.ready,
-        bundles,
-        files,
+        scripts,
         images: serving.images,
         apiReplicas: serving.apiReplicas,
         workerReplicas: serving.workerReplicas,
@@ -168,8 +168,7 @@ export class Platform extends pulumi.ComponentResource {
       {
         development: head,
         production,
-        bundles,
-        files,
+        scripts,
         modelRoot: promotion.modelRoot,
         keepVersions: promotion.keepVersions,
         minImprovement: promotion.minImprovement,

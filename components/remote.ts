@@ -7,7 +7,8 @@
  * `triggers` carry the hash of the files they use, so editing a script re-runs exactly the
  * steps that use it. Destructive undo steps (leave the swarm, stop Ray) live on separate
  * "lifecycle" resources whose inputs never change with script edits, so a script edit can
- * never replace (and thereby undo) a running node.
+ * never replace (and thereby undo) a running node. Components make their steps through
+ * components/runner.ts (HostRunner), which uses what is here.
  */
 import * as crypto from "crypto";
 import { execFileSync } from "child_process";
@@ -15,7 +16,6 @@ import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
-import type { Host } from "./host";
 
 export const REPO_ROOT = path.resolve(__dirname, "..");
 export const REMOTE_ROOT = "/opt/rayswarm";
@@ -27,6 +27,11 @@ export const BUNDLE_DIRS: readonly { from: string; to: string; skip?: RegExp }[]
   { from: "scripts/promotion", to: "promotion" },
   { from: "workloads/tuning", to: "tuning", skip: /(^|\/)(\.venv|tests|__pycache__|\.pytest_cache|results|.*\.egg-info)(\/|$)|\.pyc$/ },
 ];
+
+/** The command line that installs a bundle or folder fed on stdin (bundleInstaller, filesInstaller) as root. */
+export function stdinInstaller(folder: string): string {
+  return asRoot(`mkdir -p ${folder}`) + " && " + asRoot("bash -s");
+}
 
 export interface BundleFile {
   /** Path inside the bundle, e.g. `host/swarm-join.sh`. */
@@ -140,11 +145,6 @@ export function bundleInstaller(files: readonly BundleFile[], hash: string): str
   return lines.join("\n") + "\n";
 }
 
-export interface BundleOnHost {
-  readonly installed: command.remote.Command;
-  readonly hash: string;
-}
-
 /**
  * A command line that, after `cmd` ends, reads whatever of its stdin `cmd` left unread and then
  * exits with `cmd`'s own status (output and failures untouched).
@@ -188,31 +188,6 @@ export function remoteCommand(name: string, args: command.remote.CommandArgs, op
 }
 
 /**
- * Triggers for a step that configures `host`: the scripts' hash plus the machine's identity, so
- * a replaced machine (new container or instance id) runs its bootstrap again.
- */
-export function hostTriggers(host: Host, ...more: pulumi.Input<string | number>[]): pulumi.Input<string | number>[] {
-  return [host.identity, ...more];
-}
-
-/** Installs the bundle on a host (after its readiness). */
-export function installBundle(name: string, host: Host, files: readonly BundleFile[], parent: pulumi.Resource): BundleOnHost {
-  const hash = hashOf(files);
-  const installed = remoteCommand(
-    name,
-    {
-      connection: host.connection,
-      create: asRoot(`mkdir -p ${REMOTE_ROOT}/bundles`) + " && " + asRoot("bash -s"),
-      stdin: bundleInstaller(files, hash),
-      triggers: hostTriggers(host, hash),
-      logging: "stderr",
-    },
-    { parent, dependsOn: [host.ready] },
-  );
-  return { installed, hash };
-}
-
-/**
  * A resource that only undoes: `create` records it, `delete` runs `undo` (from the installed
  * bundle). Its inputs don't depend on script content, so editing scripts never triggers it.
  */
@@ -223,13 +198,4 @@ export function lifecycle(
   opts: pulumi.CustomResourceOptions,
 ): command.remote.Command {
   return remoteCommand(name, { connection, create: "true", delete: undo }, opts);
-}
-
-/** scriptCommand with arguments that may be Outputs. */
-export function scriptCommandOf(
-  script: string,
-  args: readonly pulumi.Input<string | number>[] = [],
-  env: Record<string, string | number> = {},
-): pulumi.Output<string> {
-  return pulumi.all(args as pulumi.Input<string | number>[]).apply((resolved) => scriptCommand(script, resolved, env));
 }

@@ -2,7 +2,8 @@ import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { Host, hasRole, sshTunnel } from "../host";
-import { asRoot, hostTriggers, lifecycle, remoteCommand, sh } from "../remote";
+import { asRoot, sh, stdinInstaller } from "../remote";
+import { HostRunner, HostScripts, ScriptSet } from "../runner";
 import {
   alertmanagerConfig,
   CONSOLE_PAGE,
@@ -157,54 +158,36 @@ export class Monitoring extends pulumi.ComponentResource {
     // has no main bundle).
     const scripts = readMonitoringScripts();
     const scriptsHash = hashFiles(scripts);
-    const run = (script: string, words: readonly (string | number)[]) =>
-      asRoot(["bash", `${MONITORING_SCRIPTS}/${script}`, ...words.map(sh)].join(" "));
-    const runOf = (script: string, words: readonly pulumi.Input<string | number>[]) =>
-      pulumi.all(words as pulumi.Input<string | number>[]).apply((w) => run(script, w));
+    const set = monitoringScriptSet(scriptsHash);
     const installed: Record<string, command.remote.Command> = {};
     for (const h of args.hosts)
-      installed[h.name] = remoteCommand(
-        `${name}-scripts-${h.name}`,
-        {
-          connection: h.connection,
-          create: asRoot(`mkdir -p ${MONITORING_ROOT}/scripts.d`) + " && " + asRoot("bash -s"),
-          stdin: filesInstaller(scripts, `${MONITORING_ROOT}/scripts.d/${scriptsHash}`, MONITORING_SCRIPTS),
-          triggers: hostTriggers(h, scriptsHash),
-          logging: "stderr",
-        },
-        { parent: this, dependsOn: [h.ready, ...(args.dependsOn ?? [])] },
-      );
+      installed[h.name] = new HostRunner(h, set, h.ready, this).command(`${name}-scripts-${h.name}`, {
+        create: stdinInstaller(`${MONITORING_ROOT}/scripts.d`),
+        stdin: filesInstaller(scripts, `${MONITORING_ROOT}/scripts.d/${scriptsHash}`, MONITORING_SCRIPTS),
+        triggers: [scriptsHash],
+        after: [h.ready, ...(args.dependsOn ?? [])],
+      });
+    const monitoringScripts = new HostScripts(set, installed);
+    const on = (h: Host) => monitoringScripts.on(h, this, `Monitoring ${name}`);
 
     // The node exporter on every machine's private address; the model textfile on production.
     const exporters: Record<string, pulumi.Resource> = {};
     for (const h of args.hosts) {
+      const run = on(h);
       // Delete step: stop what the monitoring started on the machine (packages and data stay).
-      const stop = lifecycle(`${name}-stop-${h.name}`, h.connection, run("stop.sh", []), {
-        parent: this,
-        dependsOn: [installed[h.name]],
+      const stop = run.undo(`${name}-stop-${h.name}`, "stop.sh");
+      const exporter = run.run(`${name}-node-exporter-${h.name}`, "node-exporter.sh", {
+        args: [h.privateAddress, MONITORING_PORTS.nodeExporter, versions.nodeExporter],
+        triggers: [versions.nodeExporter, h.privateAddress],
+        after: [stop],
       });
-      const exporter = remoteCommand(
-        `${name}-node-exporter-${h.name}`,
-        {
-          connection: h.connection,
-          create: runOf("node-exporter.sh", [h.privateAddress, MONITORING_PORTS.nodeExporter, versions.nodeExporter]),
-          triggers: hostTriggers(h, scriptsHash, versions.nodeExporter, h.privateAddress),
-          logging: "stderr",
-        },
-        { parent: this, dependsOn: [stop] },
-      );
       exporters[h.name] = exporter;
       if (serving && (hasRole(h, "swarm-manager") || hasRole(h, "swarm-worker")))
-        remoteCommand(
-          `${name}-model-metric-${h.name}`,
-          {
-            connection: h.connection,
-            create: run("model-metric.sh", [serving.modelRoot]),
-            triggers: hostTriggers(h, scriptsHash, serving.modelRoot),
-            logging: "stderr",
-          },
-          { parent: this, dependsOn: [exporter] },
-        );
+        run.run(`${name}-model-metric-${h.name}`, "model-metric.sh", {
+          args: [serving.modelRoot],
+          triggers: [serving.modelRoot],
+          after: [exporter],
+        });
     }
 
     // The swarm side: the relay's config (a Docker config), the exporter's password file (a
@@ -220,32 +203,24 @@ export class Monitoring extends pulumi.ComponentResource {
         pulumi.interpolate`${monitoringStack}_redis_passwords_${passwords.apply((p) => sha(p).slice(0, 10))}`,
       );
       const after = [installed[serving.manager.name], serving.ready];
+      const manager = on(serving.manager);
       // Like the serving stack's Docker secrets: named by their content, triggered only by the
       // manager's identity (a script edit must not replace, and so remove, a config in use).
-      const config = remoteCommand(
-        `${name}-relay-config`,
-        {
-          connection: serving.manager.connection,
-          create: run("swarm-config.sh", ["create", relayConfigName]),
-          delete: run("swarm-config.sh", ["remove", relayConfigName]),
-          stdin: relayYaml,
-          triggers: hostTriggers(serving.manager),
-          logging: "stderr",
-        },
-        { parent: this, dependsOn: after },
-      );
-      const secret = remoteCommand(
-        `${name}-redis-secret`,
-        {
-          connection: serving.manager.connection,
-          create: secretName.apply((n) => run("swarm-secret.sh", ["create", n])),
-          delete: secretName.apply((n) => run("swarm-secret.sh", ["remove", n])),
-          stdin: passwords,
-          triggers: hostTriggers(serving.manager),
-          logging: "stderr",
-        },
-        { parent: this, dependsOn: after, additionalSecretOutputs: ["stdin"] },
-      );
+      const config = manager.run(`${name}-relay-config`, "swarm-config.sh", {
+        args: ["create", relayConfigName],
+        undo: { script: "swarm-config.sh", args: ["remove", relayConfigName] },
+        stdin: relayYaml,
+        uses: [],
+        after,
+      });
+      const secret = manager.run(`${name}-redis-secret`, "swarm-secret.sh", {
+        args: ["create", secretName],
+        undo: { script: "swarm-secret.sh", args: ["remove", secretName] },
+        stdin: passwords,
+        secretStdin: true,
+        uses: [],
+        after,
+      });
       this.relayConfig = relayYaml;
       this.stackFile = secretName.apply((n) =>
         renderMonitoringStack({
@@ -258,21 +233,14 @@ export class Monitoring extends pulumi.ComponentResource {
           redisPasswordSecretName: n,
         }),
       );
-      const remove = lifecycle(`${name}-stack-rm`, serving.manager.connection, run("stack-rm.sh", [monitoringStack]), {
-        parent: this,
-        dependsOn: [config, secret],
+      const remove = manager.undo(`${name}-stack-rm`, "stack-rm.sh", { args: [monitoringStack], after: [config, secret] });
+      relayReady = manager.run(`${name}-stack-deploy`, "stack-deploy.sh", {
+        args: [monitoringStack, 300],
+        stdin: this.stackFile,
+        triggers: [this.stackFile.apply(sha)],
+        scriptHashLast: true,
+        after: [remove],
       });
-      relayReady = remoteCommand(
-        `${name}-stack-deploy`,
-        {
-          connection: serving.manager.connection,
-          create: run("stack-deploy.sh", [monitoringStack, 300]),
-          stdin: this.stackFile,
-          triggers: hostTriggers(serving.manager, this.stackFile.apply(sha), scriptsHash),
-          logging: "stderr",
-        },
-        { parent: this, dependsOn: [remove] },
-      );
     }
 
     // The orchestration machine: generated files staged, then Prometheus + Alertmanager.
@@ -304,42 +272,26 @@ export class Monitoring extends pulumi.ComponentResource {
       const hash = hashFiles(files);
       return { hash, dir: `${MONITORING_ROOT}/config.d/${hash}`, program: filesInstaller(files, `${MONITORING_ROOT}/config.d/${hash}`) };
     });
-    const stage = remoteCommand(
-      `${name}-config`,
-      {
-        connection: orch.connection,
-        create: asRoot(`mkdir -p ${MONITORING_ROOT}/config.d`) + " && " + asRoot("bash -s"),
-        stdin: staged.apply((s) => s.program),
-        triggers: hostTriggers(
-          orch,
-          staged.apply((s) => s.hash),
-        ),
-        logging: "stderr",
-      },
-      { parent: this, dependsOn: [installed[orch.name]] },
-    );
-    this.ready = remoteCommand(
-      `${name}-prometheus`,
-      {
-        connection: orch.connection,
-        create: pulumi
-          .all([pulumi.output(orch.privateAddress), staged])
-          .apply(([addr, s]) => run("prometheus.sh", [addr, versions.prometheus, versions.alertmanager, retention, s.dir])),
-        // The webhook URL only ever travels here, on stdin, as a secret.
-        stdin: args.webhookUrl !== undefined ? pulumi.secret(pulumi.output(args.webhookUrl).apply((u) => `${u}\n`)) : "\n",
-        triggers: hostTriggers(
-          orch,
-          scriptsHash,
-          staged.apply((s) => s.hash),
-          versions.prometheus,
-          versions.alertmanager,
-          retention,
-          args.webhookUrl !== undefined ? pulumi.secret(pulumi.output(args.webhookUrl).apply(sha)) : "",
-        ),
-        logging: "stderr",
-      },
-      { parent: this, dependsOn: [stage, exporters[orch.name], ...(relayReady ? [relayReady] : [])], additionalSecretOutputs: ["stdin"] },
-    );
+    const orchRun = on(orch);
+    const stage = orchRun.command(`${name}-config`, {
+      create: stdinInstaller(`${MONITORING_ROOT}/config.d`),
+      stdin: staged.apply((s) => s.program),
+      triggers: [staged.apply((s) => s.hash)],
+    });
+    this.ready = orchRun.run(`${name}-prometheus`, "prometheus.sh", {
+      args: [orch.privateAddress, versions.prometheus, versions.alertmanager, retention, staged.apply((s) => s.dir)],
+      // The webhook URL only ever travels here, on stdin, as a secret.
+      stdin: args.webhookUrl !== undefined ? pulumi.secret(pulumi.output(args.webhookUrl).apply((u) => `${u}\n`)) : "\n",
+      triggers: [
+        staged.apply((s) => s.hash),
+        versions.prometheus,
+        versions.alertmanager,
+        retention,
+        args.webhookUrl !== undefined ? pulumi.secret(pulumi.output(args.webhookUrl).apply(sha)) : "",
+      ],
+      after: [stage, exporters[orch.name], ...(relayReady ? [relayReady] : [])],
+      opts: { additionalSecretOutputs: ["stdin"] },
+    });
 
     // One step per machine on the orchestration machine: its target files (create writes them,
     // delete removes them; file_sd follows without a restart). After Prometheus (it owns the
@@ -352,23 +304,16 @@ export class Monitoring extends pulumi.ComponentResource {
         .apply((address) => machineTargets({ name: h.name, roles: h.roles, address }, { rayMetrics }));
       const paths = machineTargets({ name: h.name, roles: h.roles, address: "" }, { rayMetrics }).map((f) => targetFilePath(f.job, h.name));
       targetLists.push(files.apply((fs) => fs.map((f) => `${f.job} ${(JSON.parse(f.content) as { targets: string[] }[])[0].targets[0]}`)));
-      this.targetSteps[h.name] = remoteCommand(
-        `${name}-target-${h.name}`,
-        {
-          connection: orch.connection,
-          create: asRoot("bash -s"),
-          stdin: files.apply((fs) => targetsWriter(fs, h.name)),
-          delete: asRoot(`rm -f ${paths.map(sh).join(" ")}`),
-          triggers: hostTriggers(
-            orch,
-            files.apply((fs) => sha(JSON.stringify(fs))),
-          ),
-          logging: "stderr",
-        },
+      this.targetSteps[h.name] = orchRun.command(`${name}-target-${h.name}`, {
+        create: asRoot("bash -s"),
+        stdin: files.apply((fs) => targetsWriter(fs, h.name)),
+        delete: asRoot(`rm -f ${paths.map(sh).join(" ")}`),
+        triggers: [files.apply((fs) => sha(JSON.stringify(fs)))],
         // Replaced (the orchestration machine or the address changed): remove first, then write,
         // so the old step's delete never removes the file the new one wrote.
-        { parent: this, dependsOn: [this.ready, exporters[h.name]], deleteBeforeReplace: true },
-      );
+        after: [this.ready, exporters[h.name]],
+        opts: { deleteBeforeReplace: true },
+      });
     }
 
     const p = MONITORING_PORTS;
@@ -404,6 +349,17 @@ export class Monitoring extends pulumi.ComponentResource {
       targets: this.targets,
     });
   }
+}
+
+/**
+ * The monitoring's scripts under MONITORING_SCRIPTS: run as root by path (no `env`), and every
+ * step's trigger is the hash of all of them (they are installed as one folder).
+ */
+function monitoringScriptSet(scriptsHash: string): ScriptSet {
+  return {
+    commandLine: (script, words) => asRoot(["bash", `${MONITORING_SCRIPTS}/${script}`, ...words.map(sh)].join(" ")),
+    hashOf: (_script, uses) => (uses && uses.length === 0 ? undefined : scriptsHash),
+  };
 }
 
 /** A bash program writing a machine's target files atomically (Prometheus never reads half a file). */

@@ -2,7 +2,8 @@ import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
 import * as tls from "@pulumi/tls";
 import { Host } from "../host";
-import { BundleFile, BundleOnHost, REMOTE_CURRENT, hashOf, hostTriggers, remoteCommand, scriptCommand } from "../remote";
+import { BundleFile, REMOTE_CURRENT } from "../remote";
+import { BundleScripts, HostScripts } from "../runner";
 
 export interface ModelPromotionArgs {
   /** The development machine (Ray head): the models working repo lives here. */
@@ -12,9 +13,8 @@ export interface ModelPromotionArgs {
    * are what the development machine's pushes check (see ModelPromotion.hostKeyChecking).
    */
   readonly production: readonly Host[];
-  /** Installed bundles per host name, and the bundle's files (for triggers). */
-  readonly bundles: Readonly<Record<string, BundleOnHost>>;
-  readonly files: readonly BundleFile[];
+  /** The script bundle, installed on every machine of both sides (components/runner.ts installBundles). */
+  readonly scripts: HostScripts<BundleScripts>;
   /** Model folder on production machines (versions/<id>/ + `current`). */
   readonly modelRoot: string;
   /** Versions kept per production machine (>= 2). */
@@ -103,9 +103,10 @@ export class ModelPromotion extends pulumi.ComponentResource {
       );
     if (!args.modelRoot.startsWith("/"))
       throw new pulumi.ResourceError(`ModelPromotion ${name}: args.modelRoot must be absolute (got ${args.modelRoot})`, this);
-    for (const h of [args.development, ...args.production])
-      if (!args.bundles[h.name])
-        throw new pulumi.ResourceError(`ModelPromotion ${name}: args.bundles has no entry for host ${h.name}`, this);
+    const who = `ModelPromotion ${name}`;
+    const devRun = args.scripts.on(args.development, this, who);
+    const prodRuns = args.production.map((h) => args.scripts.on(h, this, who));
+    const files = args.scripts.set.files;
     const repoDir = args.repoDir ?? DEFAULT_REPO_DIR;
     const evalSetPath = args.evalSet ?? DEFAULT_EVAL_SET;
     const minImprovement = args.minImprovement ?? DEFAULT_MIN_IMPROVEMENT;
@@ -116,12 +117,12 @@ export class ModelPromotion extends pulumi.ComponentResource {
       );
     let evalSet: { name: string; version: number; sha256: string };
     try {
-      evalSet = evalSetOf(args.files, evalSetPath);
+      evalSet = evalSetOf(files, evalSetPath);
     } catch (e) {
       throw new pulumi.ResourceError(`ModelPromotion ${name}: args.evalSet: ${(e as Error).message}`, this);
     }
-    const promotionFiles = args.files.filter((f) => f.path.startsWith("promotion/")).map((f) => f.path);
-    const gateFiles = args.files.filter((f) => /^tuning\/(rayswarm_tuning\/|requirements-gate\.txt)/.test(f.path)).map((f) => f.path);
+    const promotionFiles = files.filter((f) => f.path.startsWith("promotion/")).map((f) => f.path);
+    const gateFiles = files.filter((f) => /^tuning\/(rayswarm_tuning\/|requirements-gate\.txt)/.test(f.path)).map((f) => f.path);
 
     const key = new tls.PrivateKey(
       `${name}-deploy-key`,
@@ -132,25 +133,15 @@ export class ModelPromotion extends pulumi.ComponentResource {
     this.deployPrivateKey = pulumi.secret(key.privateKeyOpenssh);
 
     // Production side, all machines in parallel.
-    const productionTrigger = hashOf(args.files, ["host/common.sh", "host/promotion-production.sh", ...promotionFiles, ...gateFiles]);
-    const production = args.production.map((h) =>
-      remoteCommand(
-        `${name}-production-${h.name}`,
-        {
-          connection: h.connection,
-          create: scriptCommand("host/promotion-production.sh", [
-            args.modelRoot,
-            args.keepVersions,
-            evalSetPath,
-            evalSet.sha256,
-            minImprovement,
-          ]),
-          stdin: key.publicKeyOpenssh.apply((k) => `${k.trim()}\n`),
-          triggers: hostTriggers(h, productionTrigger, args.modelRoot, args.keepVersions, evalSet.sha256, minImprovement),
-          logging: "stderr",
-        },
-        { parent: this, dependsOn: [args.bundles[h.name].installed, ...(args.after ?? [])] },
-      ),
+    const productionUses = ["host/common.sh", "host/promotion-production.sh", ...promotionFiles, ...gateFiles];
+    const production = prodRuns.map((run) =>
+      run.run(`${name}-production-${run.host.name}`, "host/promotion-production.sh", {
+        args: [args.modelRoot, args.keepVersions, evalSetPath, evalSet.sha256, minImprovement],
+        stdin: key.publicKeyOpenssh.apply((k) => `${k.trim()}\n`),
+        uses: productionUses,
+        triggers: [args.modelRoot, args.keepVersions, evalSet.sha256, minImprovement],
+        after: [run.installed, ...(args.after ?? [])],
+      }),
     );
 
     // Development side: the working repo (deploy key, post-commit hook), then per production
@@ -159,76 +150,55 @@ export class ModelPromotion extends pulumi.ComponentResource {
     // removing one takes it out of the push list and its key out of known_hosts. When every
     // production machine's host key is known, the pushes check them (StrictHostKeyChecking=yes);
     // otherwise the unknown ones are trusted on first use (accept-new) and the known ones checked.
-    const dev = args.development;
     this.hostKeyChecking = args.production.every((h) => h.hostKey !== undefined) ? "yes" : "accept-new";
-    const development = remoteCommand(
-      `${name}-development`,
-      {
-        connection: dev.connection,
-        create: scriptCommand(
-          "promotion/setup-development.sh",
-          [repoDir],
-          this.hostKeyChecking === "yes" ? { PROMOTION_STRICT_HOST_KEYS: "yes" } : {},
-        ),
-        stdin: pulumi.secret(key.privateKeyOpenssh),
-        triggers: hostTriggers(dev, hashOf(args.files, promotionFiles)),
-        logging: "stderr",
-      },
-      { parent: this, dependsOn: [args.bundles[dev.name].installed], additionalSecretOutputs: ["stdin"] },
-    );
-    const knownHostTrigger = hashOf(args.files, ["promotion/known-host.sh"]);
+    const development = devRun.run(`${name}-development`, "promotion/setup-development.sh", {
+      args: [repoDir],
+      env: this.hostKeyChecking === "yes" ? { PROMOTION_STRICT_HOST_KEYS: "yes" } : {},
+      stdin: key.privateKeyOpenssh,
+      secretStdin: true,
+      uses: promotionFiles,
+    });
     const knownHosts = args.production.map((h) => {
       if (h.hostKey === undefined) return undefined;
       const address = pulumi.output(h.privateAddress);
-      return remoteCommand(
-        `${name}-known-host-${h.name}`,
-        {
-          connection: dev.connection,
-          create: address.apply((a) => scriptCommand("promotion/known-host.sh", ["add", repoDir, a])),
-          delete: address.apply((a) => scriptCommand("promotion/known-host.sh", ["remove", repoDir, a])),
-          // A host key is public: the line goes on stdin (no quoting), not as a secret.
-          stdin: pulumi.output(h.hostKey).apply((k) => `${k.trim()}\n`),
-          // A new key (a rebuilt machine) rewrites the line in place (an update); a new
-          // address or development machine replaces the step, removing the old line first.
-          triggers: hostTriggers(dev, address, knownHostTrigger),
-          logging: "stderr",
-        },
-        { parent: this, dependsOn: [development], deleteBeforeReplace: true },
-      );
+      return devRun.run(`${name}-known-host-${h.name}`, "promotion/known-host.sh", {
+        args: ["add", repoDir, address],
+        undo: { script: "promotion/known-host.sh", args: ["remove", repoDir, address] },
+        // A host key is public: the line goes on stdin (no quoting), not as a secret.
+        stdin: pulumi.output(h.hostKey).apply((k) => `${k.trim()}\n`),
+        // A new key (a rebuilt machine) rewrites the line in place (an update); a new
+        // address or development machine replaces the step, removing the old line first.
+        triggers: [address],
+        scriptHashLast: true,
+        after: [development],
+        opts: { deleteBeforeReplace: true },
+      });
     });
-    const targetTrigger = hashOf(args.files, ["promotion/target.sh", "promotion/lib/dev.sh"]);
     const targets = args.production.map((h, i) => {
       const target = pulumi.interpolate`git@${h.privateAddress}`;
       const knownHost = knownHosts[i];
-      return remoteCommand(
-        `${name}-target-${h.name}`,
-        {
-          connection: dev.connection,
-          create: target.apply((t) => scriptCommand("promotion/target.sh", ["add", repoDir, t])),
-          delete: target.apply((t) => scriptCommand("promotion/target.sh", ["remove", repoDir, t])),
-          triggers: hostTriggers(dev, h.identity, targetTrigger),
-          logging: "stderr",
-        },
+      return devRun.run(`${name}-target-${h.name}`, "promotion/target.sh", {
+        args: ["add", repoDir, target],
+        undo: { script: "promotion/target.sh", args: ["remove", repoDir, target] },
+        peers: [h],
+        uses: ["promotion/target.sh", "promotion/lib/dev.sh"],
         // Replaced (a new production machine, development machine or target.sh): the old step's
         // delete takes the push URL out, so it runs first and the new step's create puts it back
         // (create-before-delete would leave the machine out of every later push).
-        { parent: this, dependsOn: [development, production[i], ...(knownHost ? [knownHost] : [])], deleteBeforeReplace: true },
-      );
+        after: [development, production[i], ...(knownHost ? [knownHost] : [])],
+        opts: { deleteBeforeReplace: true },
+      });
     });
 
     let ready: pulumi.Resource = development;
     if (targets.length) ready = targets[targets.length - 1];
     if (args.initialModel) {
-      const initial = remoteCommand(
-        `${name}-promote-initial`,
-        {
-          connection: args.development.connection,
-          create: scriptCommand("host/promote-once.sh", [repoDir, args.initialModel.dir]),
-          triggers: hostTriggers(dev, args.initialModel.version),
-          logging: "stderr",
-        },
-        { parent: this, dependsOn: [development, ...targets, ...args.initialModel.after] },
-      );
+      const initial = devRun.run(`${name}-promote-initial`, "host/promote-once.sh", {
+        args: [repoDir, args.initialModel.dir],
+        uses: [],
+        triggers: [args.initialModel.version],
+        after: [development, ...targets, ...args.initialModel.after],
+      });
       this.initialVersion = pulumi.output(args.initialModel.version);
       ready = initial;
     }

@@ -1,17 +1,8 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { Host, sshTunnel } from "../host";
-import {
-  BundleFile,
-  BundleOnHost,
-  REMOTE_CURRENT,
-  hashOf,
-  hostTriggers,
-  lifecycle,
-  remoteCommand,
-  scriptCommand,
-  scriptCommandOf,
-} from "../remote";
+import { REMOTE_CURRENT } from "../remote";
+import { BundleScripts, HostScripts } from "../runner";
 import { RAY_PORTS } from "../core/ports";
 
 export interface RayClusterArgs {
@@ -21,9 +12,8 @@ export interface RayClusterArgs {
   readonly workers: readonly Host[];
   /** Pinned Ray version; must match the tuning workload's requirements. */
   readonly rayVersion: string;
-  /** Installed bundle per host name, and its files (for per-script triggers). */
-  readonly bundles: Readonly<Record<string, BundleOnHost>>;
-  readonly files: readonly BundleFile[];
+  /** The script bundle, installed on every node (components/runner.ts installBundles). */
+  readonly scripts: HostScripts<BundleScripts>;
   /** Run the initial tuning job during `pulumi up`. Default: true. */
   readonly initialTuning?: boolean;
   /** Trials and time budget (seconds) of the initial job (config: tuningTrials, tuningTimeBudget). */
@@ -39,8 +29,6 @@ export interface RayClusterArgs {
 export const INITIAL_MODEL_DIR = "/var/lib/rayswarm/tuning/initial";
 export const JUPYTERLAB_VERSION = "4.5.0";
 export const JUPYTER_PORT = 8888;
-
-const uses = (...scripts: string[]) => ["host/common.sh", ...scripts.map((s) => `host/${s}`)];
 
 /**
  * Ray on Hosts: pinned Ray + the tuning requirements in a venv on every node, the head and
@@ -69,10 +57,12 @@ export class RayCluster extends pulumi.ComponentResource {
         `RayCluster ${name}: args.rayVersion must be an exact version such as 2.60.0 (got ${args.rayVersion})`,
         this,
       );
+    const who = `RayCluster ${name}`;
+    const on = (h: Host) => args.scripts.on(h, this, who);
     const all = [args.head, ...args.workers];
-    for (const h of all)
-      if (!args.bundles[h.name]) throw new pulumi.ResourceError(`RayCluster ${name}: args.bundles has no entry for host ${h.name}`, this);
-    const requirements = args.files.find((f) => f.path === "tuning/requirements.txt");
+    const runners = Object.fromEntries(all.map((h) => [h.name, on(h)]));
+    const headRun = runners[args.head.name];
+    const requirements = args.scripts.set.file("tuning/requirements.txt");
     if (!requirements) throw new pulumi.ResourceError(`RayCluster ${name}: the bundle has no tuning/requirements.txt`, this);
     const pinned = /^ray(\[[^\]]*\])?==([^\s;]+)/m.exec(requirements.content)?.[2];
     if (pinned && pinned !== args.rayVersion)
@@ -81,70 +71,50 @@ export class RayCluster extends pulumi.ComponentResource {
         this,
       );
 
-    const trig = (...scripts: string[]) => hashOf(args.files, uses(...scripts));
-    const installTrigger = hashOf(args.files, [...uses("ray-install.sh"), "tuning/requirements.txt"]);
+    const installUses = ["host/common.sh", "host/ray-install.sh", "tuning/requirements.txt"];
+    const installTrigger = args.scripts.set.filesHash(installUses);
     const gcs = pulumi.interpolate`${args.head.privateAddress}:${RAY_PORTS.gcs}`;
 
     // Install Ray everywhere, in parallel. Each node gets a lifecycle resource first whose
     // delete stops Ray and removes the unit (scale-in / destroy).
     const installed: Record<string, command.remote.Command> = {};
     for (const h of all) {
-      const stop = lifecycle(`${name}-stop-${h.name}`, h.connection, scriptCommand("host/ray-stop.sh"), {
-        parent: this,
-        dependsOn: [args.bundles[h.name].installed],
+      const run = runners[h.name];
+      const stop = run.undo(`${name}-stop-${h.name}`, "host/ray-stop.sh");
+      installed[h.name] = run.run(`${name}-install-${h.name}`, "host/ray-install.sh", {
+        args: [args.rayVersion, `${REMOTE_CURRENT}/tuning/requirements.txt`],
+        uses: installUses,
+        triggers: [args.rayVersion],
+        after: [stop],
       });
-      installed[h.name] = remoteCommand(
-        `${name}-install-${h.name}`,
-        {
-          connection: h.connection,
-          create: scriptCommand("host/ray-install.sh", [args.rayVersion, `${REMOTE_CURRENT}/tuning/requirements.txt`]),
-          triggers: hostTriggers(h, installTrigger, args.rayVersion),
-          logging: "stderr",
-        },
-        { parent: this, dependsOn: [stop] },
-      );
     }
 
-    const head = remoteCommand(
-      `${name}-head`,
-      {
-        connection: args.head.connection,
-        create: scriptCommandOf("host/ray-head.sh", [args.head.privateAddress, RAY_PORTS.gcs, RAY_PORTS.dashboard]),
-        // A new Ray install (version or requirements) restarts Ray too.
-        triggers: hostTriggers(args.head, trig("ray-head.sh"), installTrigger, args.rayVersion, args.head.privateAddress),
-        logging: "stderr",
-      },
-      { parent: this, dependsOn: [installed[args.head.name]] },
-    );
+    const head = headRun.run(`${name}-head`, "host/ray-head.sh", {
+      args: [args.head.privateAddress, RAY_PORTS.gcs, RAY_PORTS.dashboard],
+      // A new Ray install (version or requirements) restarts Ray too.
+      triggers: [installTrigger, args.rayVersion, args.head.privateAddress],
+      after: [installed[args.head.name]],
+    });
 
     // Workers join the head's private address, all in parallel, each after the head is up.
     const workers = args.workers.map((w) =>
-      remoteCommand(
-        `${name}-worker-${w.name}`,
-        {
-          connection: w.connection,
-          create: scriptCommandOf("host/ray-worker.sh", [gcs, w.privateAddress]),
-          triggers: hostTriggers(w, args.head.identity, trig("ray-worker.sh"), installTrigger, args.rayVersion, w.privateAddress),
-          logging: "stderr",
-        },
-        { parent: this, dependsOn: [installed[w.name], head] },
-      ),
+      runners[w.name].run(`${name}-worker-${w.name}`, "host/ray-worker.sh", {
+        args: [gcs, w.privateAddress],
+        peers: [args.head],
+        triggers: [installTrigger, args.rayVersion, w.privateAddress],
+        after: [installed[w.name], head],
+      }),
     );
 
     // The whole cluster up before the first job. It runs when the cluster is made; a later
     // scale-out only adds workers, each of whose join waits for itself (ray-worker.sh), so the
     // count in its command line is not a reason to run it again (ignoreChanges).
     const expected = 1 + args.workers.length;
-    this.ready = remoteCommand(
-      `${name}-wait`,
-      {
-        connection: args.head.connection,
-        create: scriptCommandOf("host/ray-wait.sh", [gcs, expected, args.waitSeconds ?? 600]),
-        triggers: hostTriggers(args.head, trig("ray-wait.sh")),
-        logging: "stderr",
-      },
-      { parent: this, dependsOn: [head, ...workers], ignoreChanges: ["create"] },
-    );
+    this.ready = headRun.run(`${name}-wait`, "host/ray-wait.sh", {
+      args: [gcs, expected, args.waitSeconds ?? 600],
+      after: [head, ...workers],
+      opts: { ignoreChanges: ["create"] },
+    });
     this.nodeCount = pulumi.all([this.ready.stdout, ...workers.map((w) => w.stdout)]).apply(() => expected);
 
     // The dashboard accepts only the Ray machines (security groups): the tunnel ends on the head,
@@ -157,16 +127,11 @@ export class RayCluster extends pulumi.ComponentResource {
     );
 
     if (args.jupyter) {
-      remoteCommand(
-        `${name}-jupyter`,
-        {
-          connection: args.head.connection,
-          create: scriptCommand("host/jupyter.sh", [JUPYTERLAB_VERSION, JUPYTER_PORT]),
-          triggers: hostTriggers(args.head, trig("jupyter.sh"), JUPYTERLAB_VERSION),
-          logging: "stderr",
-        },
-        { parent: this, dependsOn: [installed[args.head.name]] },
-      );
+      headRun.run(`${name}-jupyter`, "host/jupyter.sh", {
+        args: [JUPYTERLAB_VERSION, JUPYTER_PORT],
+        triggers: [JUPYTERLAB_VERSION],
+        after: [installed[args.head.name]],
+      });
       // JupyterLab listens on the head's loopback only: the tunnel hops bastion -> head.
       this.jupyterTunnel = sshTunnel(
         args.head.sshCommand,
@@ -176,17 +141,13 @@ export class RayCluster extends pulumi.ComponentResource {
     }
 
     if (args.initialTuning ?? true) {
-      const job = remoteCommand(
-        `${name}-initial-tuning`,
-        {
-          connection: args.head.connection,
-          create: scriptCommandOf("host/tune-initial.sh", [gcs, INITIAL_MODEL_DIR, args.tuningTrials, args.tuningTimeBudget]),
-          // The model is made once; later edits to the tuning code don't re-run it (promote new models instead).
-          triggers: hostTriggers(args.head, INITIAL_MODEL_DIR),
-          logging: "stderr",
-        },
-        { parent: this, dependsOn: [this.ready] },
-      );
+      const job = headRun.run(`${name}-initial-tuning`, "host/tune-initial.sh", {
+        args: [gcs, INITIAL_MODEL_DIR, args.tuningTrials, args.tuningTimeBudget],
+        // The model is made once; later edits to the tuning code don't re-run it (promote new models instead).
+        uses: [],
+        triggers: [INITIAL_MODEL_DIR],
+        after: [this.ready],
+      });
       this.initialModel = {
         job,
         dir: INITIAL_MODEL_DIR,

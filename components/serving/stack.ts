@@ -5,7 +5,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import * as random from "@pulumi/random";
 import { Host } from "../host";
-import { BundleFile, BundleOnHost, hashOf, hostTriggers, lifecycle, remoteCommand, scriptCommand } from "../remote";
+import { BundleScripts, HostScripts } from "../runner";
 import { AMQP_USER, buildStackFile, renderStackFile, StackSettings } from "./stackfile";
 import { carriedImages, pinnedRef } from "./images";
 
@@ -23,9 +23,8 @@ export interface ServingStackArgs extends Pick<
   readonly nodes: readonly Host[];
   /** The swarm is ready (all nodes joined and labelled). */
   readonly swarmReady: pulumi.Resource;
-  /** Installed bundles per host name, and the bundle's files (for triggers). */
-  readonly bundles: Readonly<Record<string, BundleOnHost>>;
-  readonly files: readonly BundleFile[];
+  /** The script bundle, installed on every node (components/runner.ts installBundles). */
+  readonly scripts: HostScripts<BundleScripts>;
   /** Stack name. Default: `rayswarm`. */
   readonly stackName?: string;
   /** Encrypt the overlay network (StackSettings.encryptOverlay). */
@@ -40,8 +39,6 @@ export interface ServingStackArgs extends Pick<
   /** Address users reach the API at. Default: the manager's private address. */
   readonly publicAddress?: pulumi.Input<string>;
 }
-
-const uses = (...scripts: string[]) => ["host/common.sh", ...scripts.map((s) => `host/${s}`)];
 
 /** sha256 of a file, read in chunks (image tarballs are hundreds of MB). */
 function fileSha256(file: string): string {
@@ -117,7 +114,9 @@ export class ServingStack extends pulumi.ComponentResource {
       redis: pinnedRef(args.images.redis, carried),
     };
     const stack = args.stackName ?? "rayswarm";
-    const trig = (...scripts: string[]) => hashOf(args.files, uses(...scripts));
+    const who = `ServingStack ${name}`;
+    const runners = Object.fromEntries(args.nodes.map((n) => [n.name, args.scripts.on(n, this, who)]));
+    const manager = runners[args.manager.name];
 
     // Credentials: generated, secret end to end.
     const password = (id: string) =>
@@ -147,61 +146,37 @@ export class ServingStack extends pulumi.ComponentResource {
 
     // Docker secrets, created from stdin on the manager (never in argv, logs or the stack file).
     const secrets = (Object.keys(contents) as (keyof typeof contents)[]).map((k) =>
-      remoteCommand(
-        `${name}-secret-${k}`,
-        {
-          connection: args.manager.connection,
-          create: secretNames[k].apply((n) => scriptCommand("host/swarm-secret.sh", ["create", n])),
-          delete: secretNames[k].apply((n) => scriptCommand("host/swarm-secret.sh", ["remove", n])),
-          stdin: contents[k],
-          // Only a new manager makes a secret again (a new value has a new name, so a new
-          // create line); script edits never replace a secret that running services use.
-          triggers: [args.manager.identity],
-          logging: "stderr",
-        },
-        { parent: this, dependsOn: [args.swarmReady], additionalSecretOutputs: ["stdin"] },
-      ),
+      manager.run(`${name}-secret-${k}`, "host/swarm-secret.sh", {
+        args: ["create", secretNames[k]],
+        undo: { script: "host/swarm-secret.sh", args: ["remove", secretNames[k]] },
+        stdin: contents[k],
+        secretStdin: true,
+        // Only a new manager makes a secret again (a new value has a new name, so a new
+        // create line); script edits never replace a secret that running services use.
+        uses: [],
+        after: [args.swarmReady],
+      }),
     );
 
     // Every node: the model folder the workers mount, and the images (when preloading).
     const prepared: pulumi.Resource[] = [];
     for (const n of args.nodes) {
-      prepared.push(
-        remoteCommand(
-          `${name}-models-${n.name}`,
-          {
-            connection: n.connection,
-            create: scriptCommand("host/model-root.sh", [args.modelRoot]),
-            triggers: hostTriggers(n, trig("model-root.sh"), args.modelRoot),
-            logging: "stderr",
-          },
-          { parent: this, dependsOn: [args.bundles[n.name].installed] },
-        ),
-      );
+      const run = runners[n.name];
+      prepared.push(run.run(`${name}-models-${n.name}`, "host/model-root.sh", { args: [args.modelRoot], triggers: [args.modelRoot] }));
       for (const tar of tarballs) {
         const base = path.basename(tar);
         const remote = `/var/tmp/rayswarm-image-${base}`;
-        const copy = new command.remote.CopyToRemote(
-          `${name}-image-${n.name}-${base}`,
-          {
-            connection: n.connection,
-            source: new pulumi.asset.FileAsset(tar),
-            remotePath: remote,
-            triggers: hostTriggers(n, tarHash[tar]),
-          },
-          { parent: this, dependsOn: [args.bundles[n.name].installed] },
-        );
+        const copy = run.copy(`${name}-image-${n.name}-${base}`, {
+          source: new pulumi.asset.FileAsset(tar),
+          remotePath: remote,
+          triggers: [tarHash[tar]],
+        });
         prepared.push(
-          remoteCommand(
-            `${name}-load-${n.name}-${base}`,
-            {
-              connection: n.connection,
-              create: scriptCommand("host/image-load.sh", [remote]),
-              triggers: hostTriggers(n, trig("image-load.sh"), tarHash[tar]),
-              logging: "stderr",
-            },
-            { parent: this, dependsOn: [copy, args.swarmReady] },
-          ),
+          run.run(`${name}-load-${n.name}-${base}`, "host/image-load.sh", {
+            args: [remote],
+            triggers: [tarHash[tar]],
+            after: [copy, args.swarmReady],
+          }),
         );
       }
     }
@@ -224,26 +199,15 @@ export class ServingStack extends pulumi.ComponentResource {
     );
 
     // Undo: remove the stack (before its secrets and before the swarm goes away).
-    const remove = lifecycle(`${name}-stack-rm`, args.manager.connection, scriptCommand("host/stack-rm.sh", [stack]), {
-      parent: this,
-      dependsOn: [args.swarmReady, ...secrets],
+    const remove = manager.undo(`${name}-stack-rm`, "host/stack-rm.sh", { args: [stack], after: [args.swarmReady, ...secrets] });
+    this.ready = manager.run(`${name}-deploy`, "host/stack-deploy.sh", {
+      args: [stack, args.convergeSeconds ?? 600],
+      stdin: stackFile,
+      // Re-deploys when the stack file changes (its hash, not its text, is the trigger).
+      triggers: [stackFile.apply((f) => crypto.createHash("sha256").update(f).digest("hex"))],
+      scriptHashLast: true,
+      after: [remove, ...prepared],
     });
-    this.ready = remoteCommand(
-      `${name}-deploy`,
-      {
-        connection: args.manager.connection,
-        create: scriptCommand("host/stack-deploy.sh", [stack, args.convergeSeconds ?? 600]),
-        stdin: stackFile,
-        // Re-deploys when the stack file changes (its hash, not its text, is the trigger).
-        triggers: hostTriggers(
-          args.manager,
-          stackFile.apply((f) => crypto.createHash("sha256").update(f).digest("hex")),
-          trig("stack-deploy.sh"),
-        ),
-        logging: "stderr",
-      },
-      { parent: this, dependsOn: [remove, ...prepared] },
-    );
 
     this.stackFile = stackFile;
     this.images = images;

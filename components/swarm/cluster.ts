@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import { Host } from "../host";
-import { BundleFile, BundleOnHost, hashOf, hostTriggers, lifecycle, remoteCommand, scriptCommand, scriptCommandOf } from "../remote";
+import { BundleScripts, HostScripts } from "../runner";
 import { SWARM_PORTS } from "../core/ports";
 
 export interface SwarmClusterArgs {
@@ -9,10 +9,8 @@ export interface SwarmClusterArgs {
   readonly managers: readonly Host[];
   /** Swarm workers (may be empty). */
   readonly workers: readonly Host[];
-  /** The installed script bundle per host name (components/remote.ts). */
-  readonly bundles: Readonly<Record<string, BundleOnHost>>;
-  /** The bundle's files, for per-script triggers. */
-  readonly files: readonly BundleFile[];
+  /** The script bundle, installed on every node (components/runner.ts installBundles). */
+  readonly scripts: HostScripts<BundleScripts>;
 }
 
 export interface SwarmNode {
@@ -22,8 +20,6 @@ export interface SwarmNode {
   readonly availability: string;
   readonly labels: Record<string, string>;
 }
-
-const uses = (script: string) => ["host/common.sh", `host/${script}`];
 
 /** Node labels from roles: `rayswarm.role=manager|worker` (placement constraints use them). */
 export function labelsFor(host: Host): string[] {
@@ -59,57 +55,32 @@ export class SwarmCluster extends pulumi.ComponentResource {
         this,
       );
     const all = [...args.managers, ...args.workers];
-    for (const h of all)
-      if (!args.bundles[h.name]) throw new pulumi.ResourceError(`SwarmCluster ${name}: args.bundles has no entry for host ${h.name}`, this);
     if (new Set(all.map((h) => h.name)).size !== all.length)
       throw new pulumi.ResourceError(`SwarmCluster ${name}: a host is listed twice (${all.map((h) => h.name).join(", ")})`, this);
+    const runners = Object.fromEntries(all.map((h) => [h.name, args.scripts.on(h, this, `SwarmCluster ${name}`)]));
 
     const [first, ...otherManagers] = args.managers;
-    const trig = (script: string) => hashOf(args.files, uses(script));
+    const leader = runners[first.name];
     const managerAddress = pulumi.interpolate`${first.privateAddress}:${SWARM_PORTS.management}`;
 
     // 1. Docker on every node, in parallel.
     const docker: Record<string, command.remote.Command> = {};
-    for (const h of all) {
-      docker[h.name] = remoteCommand(
-        `${name}-docker-${h.name}`,
-        {
-          connection: h.connection,
-          create: scriptCommand("host/docker-install.sh"),
-          triggers: hostTriggers(h, trig("docker-install.sh")),
-          logging: "stderr",
-        },
-        { parent: this, dependsOn: [args.bundles[h.name].installed] },
-      );
-    }
+    for (const h of all) docker[h.name] = runners[h.name].run(`${name}-docker-${h.name}`, "host/docker-install.sh");
 
     // 2. The first manager creates the swarm on its private address; on delete it leaves last.
-    const firstLeave = lifecycle(`${name}-leave-${first.name}`, first.connection, scriptCommand("host/swarm-leave.sh"), {
-      parent: this,
-      dependsOn: [docker[first.name]],
+    const firstLeave = leader.undo(`${name}-leave-${first.name}`, "host/swarm-leave.sh", { after: [docker[first.name]] });
+    const init = leader.run(`${name}-init`, "host/swarm-init.sh", {
+      args: [first.privateAddress],
+      triggers: [first.privateAddress],
+      after: [firstLeave],
     });
-    const init = remoteCommand(
-      `${name}-init`,
-      {
-        connection: first.connection,
-        create: scriptCommandOf("host/swarm-init.sh", [first.privateAddress]),
-        triggers: hostTriggers(first, trig("swarm-init.sh"), first.privateAddress),
-        logging: "stderr",
-      },
-      { parent: this, dependsOn: [firstLeave] },
-    );
 
     // 3. Tokens, read back as secrets (stdout is never logged).
-    const tokens = remoteCommand(
-      `${name}-tokens`,
-      {
-        connection: first.connection,
-        create: scriptCommand("host/swarm-tokens.sh"),
-        triggers: hostTriggers(first, trig("swarm-tokens.sh")),
-        logging: "none",
-      },
-      { parent: this, dependsOn: [init], additionalSecretOutputs: ["stdout"] },
-    );
+    const tokens = leader.run(`${name}-tokens`, "host/swarm-tokens.sh", {
+      logging: "none",
+      after: [init],
+      opts: { additionalSecretOutputs: ["stdout"] },
+    });
     const parsed = tokens.stdout.apply((out) => {
       const line = out.split("\n").find((l) => l.trim().startsWith("{"));
       if (!line) throw new Error(`SwarmCluster ${name}: swarm-tokens.sh printed no JSON on ${first.name}`);
@@ -125,54 +96,34 @@ export class SwarmCluster extends pulumi.ComponentResource {
     //    Pulumi deletes in reverse: the node leaves first, then the manager removes it.
     const labelled: command.remote.Command[] = [];
     const joinNode = (h: Host, token: pulumi.Output<string>) => {
-      const slot = lifecycle(`${name}-slot-${h.name}`, first.connection, scriptCommand("host/swarm-node-rm.sh", [h.name]), {
-        parent: this,
-        dependsOn: [init],
+      const run = runners[h.name];
+      const slot = leader.undo(`${name}-slot-${h.name}`, "host/swarm-node-rm.sh", { args: [h.name], after: [init] });
+      const leave = run.undo(`${name}-leave-${h.name}`, "host/swarm-leave.sh", { after: [slot, docker[h.name]] });
+      const join = run.run(`${name}-join-${h.name}`, "host/swarm-join.sh", {
+        args: [managerAddress, h.privateAddress],
+        stdin: token.apply((t) => `${t}\n`),
+        secretStdin: true,
+        peers: [first],
+        triggers: [h.privateAddress],
+        after: [leave, tokens],
       });
-      const leave = lifecycle(`${name}-leave-${h.name}`, h.connection, scriptCommand("host/swarm-leave.sh"), {
-        parent: this,
-        dependsOn: [slot, docker[h.name]],
-      });
-      const join = remoteCommand(
-        `${name}-join-${h.name}`,
-        {
-          connection: h.connection,
-          create: scriptCommandOf("host/swarm-join.sh", [managerAddress, h.privateAddress]),
-          stdin: pulumi.secret(token.apply((t) => `${t}\n`)),
-          triggers: hostTriggers(h, first.identity, trig("swarm-join.sh"), h.privateAddress),
-          logging: "stderr",
-        },
-        { parent: this, dependsOn: [leave, tokens], additionalSecretOutputs: ["stdin"] },
-      );
       labelled.push(label(h, [join]));
     };
+    // Run on the first manager, about the node: the node's identity leads the triggers.
     const label = (h: Host, after: pulumi.Resource[]) =>
-      remoteCommand(
-        `${name}-label-${h.name}`,
-        {
-          connection: first.connection,
-          create: scriptCommand("host/swarm-label.sh", [h.name, ...labelsFor(h)]),
-          triggers: hostTriggers(h, first.identity, trig("swarm-label.sh"), ...labelsFor(h)),
-          logging: "stderr",
-        },
-        { parent: this, dependsOn: after },
-      );
+      leader.run(`${name}-label-${h.name}`, "host/swarm-label.sh", {
+        args: [h.name, ...labelsFor(h)],
+        about: h,
+        triggers: labelsFor(h),
+        after,
+      });
     labelled.push(label(first, [init]));
     for (const m of otherManagers) joinNode(m, this.managerToken);
     for (const w of args.workers) joinNode(w, this.workerToken);
 
     // 5. Every node joined: the check runs once when the swarm is made (nothing of the node
     //    list is in its inputs, so adding nodes later only adds their own join + label steps).
-    this.ready = remoteCommand(
-      `${name}-nodes`,
-      {
-        connection: first.connection,
-        create: scriptCommand("host/swarm-nodes.sh"),
-        triggers: hostTriggers(first, trig("swarm-nodes.sh")),
-        logging: "stderr",
-      },
-      { parent: this, dependsOn: labelled },
-    );
+    this.ready = leader.run(`${name}-nodes`, "host/swarm-nodes.sh", { after: labelled });
     // The node list: each label step prints its node as the manager sees it once labelled.
     this.nodes = pulumi.all(labelled.map((l) => l.stdout)).apply((outs) =>
       outs
