@@ -12,6 +12,7 @@ import * as tls from "@pulumi/tls";
 import type { Host } from "../components/host";
 import { sshCommandLine, sshConnection, sshFilesFor } from "../components/host";
 import { remoteCommand } from "../components/remote";
+import { NODE_CONTAINER } from "../components/core/node-container";
 import type { PlatformConfig } from "./config";
 import type { Environment } from "../components/host";
 import { addressAt, plannedMachines } from "./topology";
@@ -73,17 +74,17 @@ export function localEnvironment(cfg: PlatformConfig, parent?: pulumi.Resource):
         hostname: p.name,
         image: cfg.local.nodeImage,
         networksAdvanced: [{ name: network.name, ipv4Address: p.privateAddress }],
-        capabilities: { adds: ["ALL"], drops: ["SYS_RESOURCE"] },
-        securityOpts: ["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"],
-        cgroupnsMode: "host",
+        capabilities: { adds: [...NODE_CONTAINER.capabilities.adds], drops: [...NODE_CONTAINER.capabilities.drops] },
+        securityOpts: [...NODE_CONTAINER.securityOpts],
+        cgroupnsMode: NODE_CONTAINER.cgroupnsMode,
         volumes: [
-          { hostPath: "/sys/fs/cgroup", containerPath: "/sys/fs/cgroup" },
+          { hostPath: NODE_CONTAINER.cgroupMount, containerPath: NODE_CONTAINER.cgroupMount },
           { volumeName: volume.name, containerPath: "/var/lib/docker" },
           ...caMount,
           ...(cfg.local.pipCache ? [{ hostPath: cfg.local.pipCache, containerPath: "/root/.cache/pip" }] : []),
         ],
-        tmpfs: { "/run": "", "/run/lock": "", "/tmp": "exec,mode=1777" },
-        shmSize: 1024,
+        tmpfs: { ...NODE_CONTAINER.tmpfs },
+        shmSize: NODE_CONTAINER.shmSizeMb,
         envs: [pulumi.interpolate`SSH_AUTHORIZED_KEYS=${key.publicKeyOpenssh}`],
         uploads: [{ file: "/etc/ssh/ssh_host_ed25519_key", content: pulumi.secret(hostKey.privateKeyOpenssh), permissions: "0600" }],
         ports,

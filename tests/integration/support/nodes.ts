@@ -9,6 +9,7 @@ import { spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
+import { nodeRunFlags } from "../../../components/core/node-container";
 
 export const REPO = path.resolve(__dirname, "../../..");
 export const CACHE = process.env.RAYSWARM_CACHE ?? "/var/cache/rayswarm";
@@ -19,35 +20,10 @@ export const HOST_SCRIPTS = path.join(REPO, "scripts", "host");
 export const REMOTE_SCRIPTS = "/opt/rayswarm/scripts";
 
 /**
- * `docker run` flags that make a node container behave like a VM: systemd PID 1 (needs
- * the cgroup tree, tmpfs /run and /tmp, SIGRTMIN+3 to stop - set in the image) and a
- * nested Docker engine (all capabilities but SYS_RESOURCE, no seccomp/apparmor, a
- * volume for /var/lib/docker, added per node).
+ * `docker run` flags that make a node container behave like a VM: the local environment's
+ * (components/core/node-container.ts, which stacks/local.ts gives its docker.Container).
  */
-export const NODE_RUN_FLAGS: readonly string[] = [
-  "--cap-add",
-  "ALL",
-  "--cap-drop",
-  "SYS_RESOURCE",
-  "--security-opt",
-  "seccomp=unconfined",
-  "--security-opt",
-  "apparmor=unconfined",
-  "--security-opt",
-  "systempaths=unconfined",
-  "--cgroupns",
-  "host",
-  "-v",
-  "/sys/fs/cgroup:/sys/fs/cgroup:rw",
-  "--tmpfs",
-  "/run",
-  "--tmpfs",
-  "/run/lock",
-  "--tmpfs",
-  "/tmp:exec,mode=1777",
-  "--shm-size",
-  "1g",
-];
+export const NODE_RUN_FLAGS: readonly string[] = nodeRunFlags();
 
 export interface Run {
   code: number;
