@@ -5,28 +5,9 @@ import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { REPO_ROOT } from "../../components/remote";
 import { program } from "../../stacks/program";
-import { Recorded, RunResult, runProgram, stackConfig, unwrap } from "./support/harness";
+import { Recorded, RunResult, existingConfig, runProgram, stackConfig, unwrap } from "./support/harness";
 
 const CMD = "command:remote:Command";
-const KEY = ["-----BEGIN", "OPENSSH PRIVATE KEY-----\nk\n-----END OPENSSH PRIVATE KEY-----"].join(" ");
-
-function existingConfig(extraWorkers = 0): Record<string, string> {
-  const hosts = [
-    { name: "orch", address: "127.0.0.1", port: 2201, roles: ["orchestration"], user: "root" },
-    { name: "head", address: "172.30.0.11", roles: ["ray-head"], user: "root" },
-    { name: "rw0", address: "172.30.0.12", roles: ["ray-worker"], user: "root" },
-    { name: "mgr0", address: "172.30.0.13", roles: ["swarm-manager"], user: "root" },
-    { name: "sw0", address: "172.30.0.14", roles: ["swarm-worker"], user: "root" },
-    ...Array.from({ length: extraWorkers }, (_, i) => ({
-      name: `sw${i + 1}`,
-      address: `172.30.0.${20 + i}`,
-      roles: ["swarm-worker"],
-      user: "root",
-    })),
-  ];
-  return { "rayswarm:environment": "existing", "rayswarm:sshPrivateKey": KEY, "rayswarm:hosts": JSON.stringify(hosts) };
-}
-
 const cmds = (run: RunResult, re: RegExp) => run.ofType(CMD).filter((c) => re.test(c.name));
 const create = async (r: Recorded) => String((await unwrap(r.props.create as pulumi.Input<string>)).value);
 
