@@ -11,10 +11,12 @@
 import * as os from "os";
 import * as fs from "fs";
 import * as path from "path";
-import { Fleet, Node, REPO, Timings, ensureImages, must, parseScript } from "./support/nodes";
+import { Fleet, Node, REPO, Timings, ensureImages, parseScript } from "./support/nodes";
 import { checkReading, parseSeries } from "../../tools/disk-reading-test";
+import { MONITORING_ROOT, MONITORING_SCRIPTS, filesInstaller, hashFiles, readMonitoringScripts } from "../../components/monitoring/files";
+import { stdinInstaller } from "../../components/remote";
 
-const SCRIPTS = "/opt/rayswarm/monitoring/scripts";
+const SCRIPTS = MONITORING_SCRIPTS;
 const fleet = new Fleet("monitoring");
 const timings = new Timings();
 let node: Node;
@@ -25,10 +27,13 @@ const nodeExporter = async (n: Node) =>
 beforeAll(async () => {
   await timings.time("images present (build if missing)", async () => ensureImages());
   [node] = await timings.time("start a node container (systemd boot)", () => fleet.start(["node"]));
-  // As components/monitoring installs them: scripts/monitoring with common.sh beside.
-  await node.mustExec(["mkdir", "-p", path.dirname(SCRIPTS)]);
-  must("docker", ["cp", path.join(REPO, "scripts/monitoring"), `${node.name}:${SCRIPTS}`]);
-  must("docker", ["cp", path.join(REPO, "scripts/host/common.sh"), `${node.name}:${SCRIPTS}/common.sh`]);
+  // As components/monitoring installs them: the same files and installer, into scripts.d/<hash>, linked from scripts.
+  const scripts = readMonitoringScripts(REPO);
+  const hash = hashFiles(scripts);
+  await node.mustExec(
+    ["sh", "-c", stdinInstaller(`${MONITORING_ROOT}/scripts.d`)],
+    filesInstaller(scripts, `${MONITORING_ROOT}/scripts.d/${hash}`, MONITORING_SCRIPTS),
+  );
 });
 
 afterAll(() => {

@@ -8,7 +8,7 @@
  * Pulumi components log in as. Containers, network and volumes are removed afterwards.
  */
 import * as fs from "fs";
-import { Fleet, Node, TINY_IMAGE, Timings, ensureImages, ssh, sshKeyPair } from "./support/nodes";
+import { Fleet, Node, REMOTE_SCRIPTS, TINY_IMAGE, Timings, ensureImages, ssh, sshKeyPair } from "./support/nodes";
 
 interface Tokens {
   worker: string;
@@ -58,7 +58,7 @@ afterAll(() => {
 test("systemd is PID 1 and sshd accepts the key for the sudo user", async () => {
   expect((await manager.mustExec(["cat", "/proc/1/comm"])).trim()).toBe("systemd");
   const r = await timings.time("ssh rayswarm@node sudo docker-install.sh", () =>
-    ssh(manager, "rayswarm", key.privateKey, "sudo -n bash /opt/rayswarm/scripts/docker-install.sh"),
+    ssh(manager, "rayswarm", key.privateKey, `sudo -n bash ${REMOTE_SCRIPTS}/docker-install.sh`),
   );
   expect(r.stderr).toMatch(/rayswarm\[rs-it-swarm-mgr\] docker-install: docker .* ready/);
   expect(r.stdout.trim().split("\n").pop()).toMatch(/^changed=(true|false)$/);
@@ -211,7 +211,7 @@ test("swarm-leave + swarm-node-rm remove the worker, idempotently", async () => 
       worker,
       "rayswarm",
       key.privateKey,
-      `sudo -n bash /opt/rayswarm/scripts/swarm-join.sh ${tokens.managerAddr} ${worker.ip}`,
+      `sudo -n bash ${REMOTE_SCRIPTS}/swarm-join.sh ${tokens.managerAddr} ${worker.ip}`,
       `${tokens.worker}\n`,
     ),
   );

@@ -10,14 +10,24 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { nodeRunFlags } from "../../../components/core/node-container";
+import { BundleFile, REMOTE_CURRENT, REMOTE_ROOT, bundleInstaller, hashOf, readBundle, stdinInstaller } from "../../../components/remote";
 
 export const REPO = path.resolve(__dirname, "../../..");
 export const CACHE = process.env.RAYSWARM_CACHE ?? "/var/cache/rayswarm";
 export const NODE_IMAGE = process.env.RAYSWARM_NODE_IMAGE ?? "rayswarm/node:dev";
 export const TINY_IMAGE = "rayswarm/tiny:dev";
-export const HOST_SCRIPTS = path.join(REPO, "scripts", "host");
-/** Where the Pulumi components put scripts/host on a host. */
-export const REMOTE_SCRIPTS = "/opt/rayswarm/scripts";
+/** Where the program's bundle puts scripts/host on a host (components/remote.ts): the tests call them there. */
+export const REMOTE_SCRIPTS = `${REMOTE_CURRENT}/host`;
+
+let bundle: { files: BundleFile[]; hash: string } | undefined;
+/** The program's bundle of this checkout (read once). */
+function programBundle(): { files: BundleFile[]; hash: string } {
+  if (!bundle) {
+    const files = readBundle(REPO);
+    bundle = { files, hash: hashOf(files) };
+  }
+  return bundle;
+}
 
 /**
  * `docker run` flags that make a node container behave like a VM: the local environment's
@@ -111,14 +121,16 @@ export class Node {
     return r.stdout;
   }
 
-  /** Copy scripts/host to /opt/rayswarm/scripts, like the Pulumi components do. */
-  async copyScripts(): Promise<void> {
-    await this.mustExec(["rm", "-rf", REMOTE_SCRIPTS]);
-    await this.mustExec(["mkdir", "-p", path.dirname(REMOTE_SCRIPTS)]);
-    must("docker", ["cp", HOST_SCRIPTS, `${this.name}:${REMOTE_SCRIPTS}`]);
+  /**
+   * Install the bundle as the program does (components/runner.ts installBundles): the same
+   * command line, fed the same installer on stdin; scripts/host lands in /opt/rayswarm/current/host.
+   */
+  async installBundle(): Promise<void> {
+    const { files, hash } = programBundle();
+    await this.mustExec(["sh", "-c", stdinInstaller(`${REMOTE_ROOT}/bundles`)], bundleInstaller(files, hash));
   }
 
-  /** Run `bash /opt/rayswarm/scripts/<script>.sh args` as root; parse its output. */
+  /** Run `bash /opt/rayswarm/current/host/<script>.sh args` as root; parse its output. */
   async script(script: string, args: readonly string[] = [], input?: string, env: Record<string, string> = {}): Promise<ScriptResult> {
     const r = await this.exec(["bash", `${REMOTE_SCRIPTS}/${script}.sh`, ...args], input, env);
     return parseScript(r, `${this.name}: ${script}.sh ${args.join(" ")}`);
@@ -218,7 +230,7 @@ export class Fleet {
         const ip = must("docker", ["inspect", "-f", `{{(index .NetworkSettings.Networks "${this.network}").IPAddress}}`, name]).trim();
         const node = new Node(name, ip);
         if (!opts.noSystemd) await waitBooted(node);
-        await node.copyScripts();
+        await node.installBundle();
         return node;
       }),
     );
