@@ -469,17 +469,8 @@ describe("rules and the workloads they watch", () => {
     .map((f) => fs.readFileSync(path.join(rulesDir, f), "utf8"))
     .join("\n");
 
-  test("every serving_* metric the rules use is one the serving workload exports", () => {
-    const exported = new Set(
-      [...fs.readFileSync(path.join(ROOT, "workloads/serving/src/metrics.ts"), "utf8").matchAll(/name: '(serving_[a-z_]+)'/g)].map(
-        (m) => m[1],
-      ),
-    );
-    expect(exported.size).toBeGreaterThanOrEqual(5);
-    const used = new Set([...rules.matchAll(/\b(serving_[a-z_]+?)(_bucket|_count|_sum)?\b[{[]/g)].map((m) => m[1]));
-    expect(used.size).toBeGreaterThanOrEqual(2);
-    for (const u of used) expect(exported).toContain(u);
-  });
+  // Every serving_* metric the rules use is registered by the service: checked against its real
+  // registry (prom-client) in workloads/serving/test/unit.test.ts, not by reading its source here.
 
   test("the rules watch the queue the serving stack uses", () => {
     const file = buildStackFile({

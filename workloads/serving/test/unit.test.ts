@@ -1,9 +1,10 @@
 /** Fast tests of pure logic: config validation, request validation, model card parsing, row alignment. */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig } from '../src/config';
+import { createMetrics } from '../src/metrics';
 import { parseModelCard } from '../src/model/card';
 import { RequestInvalid, allowedRange, validatePredictionRequest } from '../src/validation';
 import { TimeLimitExceeded, alignRows, withTimeLimit } from '../src/worker/worker';
@@ -98,5 +99,21 @@ describe('task time limit', () => {
     await expect(withTimeLimit(new Promise(() => undefined), 50)).rejects.toBeInstanceOf(TimeLimitExceeded);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(45);
     await expect(withTimeLimit(Promise.resolve(7), 50)).resolves.toBe(7);
+  });
+});
+
+describe('metrics the monitoring watches', () => {
+  test('every serving_* metric the alert rules (components/monitoring/rules) use is one the service registers', async () => {
+    const rulesDir = join(__dirname, '../../../components/monitoring/rules');
+    const rules = readdirSync(rulesDir)
+      .filter((f) => f.endsWith('.yml'))
+      .map((f) => readFileSync(join(rulesDir, f), 'utf8'))
+      .join('\n');
+    const registered = new Set<string>();
+    for (const role of ['api', 'worker']) for (const m of await createMetrics(role).registry.getMetricsAsJSON()) registered.add(m.name);
+    expect([...registered].filter((n) => n.startsWith('serving_')).length).toBeGreaterThanOrEqual(5);
+    const used = new Set([...rules.matchAll(/\b(serving_[a-z_]+?)(_bucket|_count|_sum)?\b[{[]/g)].map((m) => m[1]));
+    expect(used.size).toBeGreaterThanOrEqual(2);
+    for (const u of used) expect(registered).toContain(u);
   });
 });
