@@ -2,12 +2,15 @@
  * `pulumi preview` of the dev and prod stacks under the real engine, exactly as the pull-request
  * workflow runs them: a file backend in a temp dir and NO OpenStack credentials (the program is
  * preview-safe without them: see stacks/openstack.ts). A stack passes when its preview succeeds
- * and plans, per resource type, exactly what the program registers under mocks (tools/mock-run).
+ * and plans, per resource type, exactly what the program registers under mocks (tools/mock-run)
+ * and what the committed expectation says (tests/unit/data/resource-graph/counts.json, the counts
+ * of the committed resource graphs: tools/resource-graph.ts).
  */
 import * as fs from "fs";
 import * as path from "path";
 import { program } from "../../stacks/program";
 import { runProgram, stackConfig, tagOfTarballName, writeImageTarball } from "../../tools/mock-run";
+import { COUNTS_FILE } from "../../tools/resource-graph";
 import { copyProject, countPlannedTypes, engineEnv, pulumi, requireEngine } from "./engine";
 
 /** The plugins an OpenStack stack loads (docker is used by the local environment only). */
@@ -72,6 +75,8 @@ describe.each(["dev", "prod"] as const)("pulumi preview --stack %s without OpenS
     const planned = countPlannedTypes(parsed);
     const expected = await mockCounts(stack, stackConfig(stack));
     expect(planned).toEqual(expected);
+    const committed = (JSON.parse(fs.readFileSync(COUNTS_FILE, "utf8")) as Record<string, Record<string, number>>)[stack];
+    expect(planned).toEqual(committed);
     expect(planned["openstack:compute/instance:Instance"]).toBe(stack === "dev" ? 5 : 11);
   });
 });
