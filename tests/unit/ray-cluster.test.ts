@@ -16,6 +16,8 @@ import {
   waitsFor,
 } from "./support/hosts";
 
+/** The initial job's budget (required args, from the config's tuningTrials and tuningTimeBudget). */
+const TUNING = { tuningTrials: 12, tuningTimeBudget: 300 };
 const RAY_VERSION = /^ray(\[[^\]]*\])?==([^\s;]+)/m.exec(readBundle().find((f) => f.path === "tuning/requirements.txt")!.content)![2];
 
 describe("a head and three workers", () => {
@@ -26,7 +28,7 @@ describe("a head and three workers", () => {
     run = await runComponent(() => {
       head = fakeHost("head", ["ray-head"], { address: "10.0.1.1" });
       workers = fakeHosts("w", "ray-worker", 3);
-      const ray = new RayCluster("ray", { head, workers, rayVersion: RAY_VERSION, scripts: fakeScripts([head, ...workers]) });
+      const ray = new RayCluster("ray", { head, workers, rayVersion: RAY_VERSION, scripts: fakeScripts([head, ...workers]), ...TUNING });
       return { address: ray.address, nodes: ray.nodeCount, version: ray.initialModel!.version };
     });
   });
@@ -59,7 +61,7 @@ describe("a head and three workers", () => {
     expect(String((await input(run, "ray-wait", "create")).value)).toContain(`ray-wait.sh 10.0.1.1:${RAY_PORTS.gcs} 4 600`);
     expect(run.byName("ray-wait").ignoreChanges).toEqual(["create"]);
     expect(String((await input(run, "ray-initial-tuning", "create")).value)).toContain(
-      `tune-initial.sh 10.0.1.1:${RAY_PORTS.gcs} /var/lib/rayswarm/tuning/initial 16 600`,
+      `tune-initial.sh 10.0.1.1:${RAY_PORTS.gcs} /var/lib/rayswarm/tuning/initial 12 300`,
     );
   });
 
@@ -104,7 +106,7 @@ describe("args", () => {
   test("no workers: the head alone, the wait expects one node", async () => {
     const run = await runComponent(() => {
       const head = fakeHost("head", ["ray-head"]);
-      new RayCluster("ray", { head, workers: [], rayVersion: RAY_VERSION, scripts: fakeScripts([head]), initialTuning: false });
+      new RayCluster("ray", { head, workers: [], rayVersion: RAY_VERSION, scripts: fakeScripts([head]), initialTuning: false, ...TUNING });
     });
     expect(stepsMatching(run, /^ray-worker-/)).toEqual([]);
     expect(String((await input(run, "ray-wait", "create")).value)).toMatch(/ray-wait\.sh \S+ 1 600/);
@@ -117,7 +119,7 @@ describe("args", () => {
   ])("%s (%s) is refused naming the arg", async (_label, rayVersion, message) => {
     const error = await componentError(() => {
       const head = fakeHost("head", ["ray-head"]);
-      new RayCluster("ray", { head, workers: [], rayVersion, scripts: fakeScripts([head]) });
+      new RayCluster("ray", { head, workers: [], rayVersion, scripts: fakeScripts([head]), ...TUNING });
     });
     expect(error?.message).toMatch(message);
   });
@@ -126,7 +128,7 @@ describe("args", () => {
     const error = await componentError(() => {
       const head = fakeHost("head", ["ray-head"]);
       const w = fakeHost("lonely", ["ray-worker"]);
-      new RayCluster("ray", { head, workers: [w], rayVersion: RAY_VERSION, scripts: fakeScripts([head]) });
+      new RayCluster("ray", { head, workers: [w], rayVersion: RAY_VERSION, scripts: fakeScripts([head]), ...TUNING });
     });
     expect(error?.message).toMatch(/RayCluster ray: the scripts are not installed on host lonely/);
   });
