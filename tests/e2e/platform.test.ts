@@ -1,7 +1,11 @@
 /**
  * End to end under the real Pulumi engine: `pulumi up` of a stack of the `local` environment —
  * the program makes five node containers with @pulumi/docker (orchestration, Ray head, Ray
- * worker, Swarm manager, Swarm worker) and builds the platform on them. Asserts the swarm, Ray,
+ * worker, Swarm manager, Swarm worker) and builds the platform on them. The first up deploys the
+ * program of the base commit (BASE_COMMIT, the last one before #15's restructure; a checkout of it
+ * in the work folder): the preview of this program on that stack must hold no replace and no
+ * delete (aliases carry every moved resource), then this program's up, and every test after
+ * runs on this program. Asserts the swarm, Ray,
  * the initial model through the git hooks, predictions and the web page, the printed train
  * command (tune on Ray + promote) under load with zero failed requests and every machine's
  * verdict, a rejected worse model, the registry after rollback -> promote; then the engine's own promises: no changes
@@ -10,7 +14,7 @@
  *
  * Phase timings are written to $RAYSWARM_E2E_TIMINGS (default: <tmp>/e2e-timings.json).
  */
-import { execFileSync, spawn } from "child_process";
+import { execFileSync, spawn, spawnSync } from "child_process";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
@@ -46,6 +50,15 @@ const IMAGES = {
   redis: "rayswarm/redis:7",
   monitoring: "rayswarm/monitoring:2",
 };
+
+/**
+ * The deployed program a stack is upgraded from (#15: a restructure must not replace or delete
+ * anything on a stack deployed before it). RAYSWARM_E2E_BASE overrides it (any commit of this
+ * repository's history).
+ */
+const BASE_COMMIT = process.env.RAYSWARM_E2E_BASE ?? "03aff1e";
+/** Operations of a preview step that replace or delete a deployed resource. */
+const REPLACE_OR_DELETE = /replace|delete|discard/;
 
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "rayswarm-e2e-"));
 let stack: PulumiStack;
@@ -161,6 +174,28 @@ async function exportModel(dir: string, family: string, params: Record<string, n
   return sh(nodes["ray-head"], `python3 -c 'import json; print(json.load(open("${dir}/model.json"))["version"])'`);
 }
 
+/**
+ * The base commit's program in the work folder (`git archive` into a repository of its own, so the
+ * checkout of this one is left alone), sharing this checkout's node_modules. Fails naming the fix when the commit is not
+ * in the history (a shallow clone).
+ */
+function baseProgram(): string {
+  const known = spawnSync("git", ["-C", REPO, "cat-file", "-e", `${BASE_COMMIT}^{commit}`]);
+  if (known.status !== 0)
+    throw new Error(
+      `the base commit ${BASE_COMMIT} (the deployed program the alias proof upgrades from) is not in ${REPO}'s history: ` +
+        `clone with full history (git fetch --unshallow) or set RAYSWARM_E2E_BASE to a commit that is`,
+    );
+  const dir = path.join(work, `base-${BASE_COMMIT}`);
+  fs.mkdirSync(dir, { recursive: true });
+  execFileSync("bash", ["-c", 'git -C "$1" archive "$2" | tar -x -C "$3"', "archive", REPO, BASE_COMMIT, dir]);
+  fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
+  // The program bundles the scripts git tracks (readBundle: git ls-files): a repository of its own.
+  execFileSync("git", ["init", "-q", dir]);
+  execFileSync("git", ["-C", dir, "add", "-A"]);
+  return dir;
+}
+
 /** Docker objects of this test's stack (containers, networks, volumes) by label. */
 const labelled = async (kind: string) =>
   (await run("docker", [kind, "ls", ...(kind === "container" ? ["-a"] : []), "-q", "--filter", `label=rayswarm.stack=${STACK}`])).stdout
@@ -226,8 +261,14 @@ afterAll(async () => {
 });
 
 describe("the whole platform on five node containers made by the program", () => {
-  test("pulumi up builds it", async () => {
-    const r = await timed("first up", () => stack.up());
+  test(`pulumi up builds it (the program of the base commit ${BASE_COMMIT})`, async () => {
+    stack.cwd = baseProgram();
+    let r: Awaited<ReturnType<PulumiStack["up"]>>;
+    try {
+      r = await timed("first up", () => stack.up());
+    } finally {
+      stack.cwd = REPO;
+    }
     expect(r.summary.create).toBeGreaterThan(70);
     expect(r.same).toBe(0);
     outputs = await stack.outputs();
@@ -236,6 +277,23 @@ describe("the whole platform on five node containers made by the program", () =>
     expect(initialVersion).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{8}$/);
     const containers = (await run("docker", ["ps", "--format", "{{.Names}}", "--filter", `label=rayswarm.stack=${STACK}`])).stdout;
     expect(containers.trim().split("\n").sort()).toEqual(Object.values(CONTAINERS).sort());
+  });
+
+  test(`this program over the base's deployment: its preview replaces and deletes nothing, then its up`, async () => {
+    const steps = await timed("upgrade preview", () => stack.preview({ showSames: true }));
+    const ops: Record<string, number> = {};
+    for (const st of steps) ops[st.op] = (ops[st.op] ?? 0) + 1;
+    console.log(`preview of this program over ${BASE_COMMIT}'s deployment: ${JSON.stringify(ops)}`);
+    const changed = steps.filter((st) => st.op !== "same").map((st) => `${st.op} ${st.urn}`);
+    if (changed.length) console.log(`its changes:\n  ${changed.join("\n  ")}`);
+    expect(steps.filter((st) => REPLACE_OR_DELETE.test(st.op)).map((st) => `${st.op} ${st.urn}`)).toEqual([]);
+    expect(ops.same).toBeGreaterThan(70);
+
+    const r = await timed("upgrade up", () => stack.up());
+    expect(Object.keys(r.summary).filter((op) => REPLACE_OR_DELETE.test(op))).toEqual([]);
+    outputs = await stack.outputs();
+    expect(outputs.environmentKind).toBe("local");
+    expect(String(outputs.modelVersion)).toBe(initialVersion);
   });
 
   test("right after it, a preview expects no changes and a second up changes nothing", async () => {

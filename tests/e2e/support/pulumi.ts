@@ -95,9 +95,9 @@ export class PulumiStack {
     return { changed, same: summary.same ?? 0, summary };
   }
 
-  /** `pulumi preview --json`: every step's operation and URN. */
-  async preview(): Promise<{ op: string; urn: string; type: string }[]> {
-    const r = await this.must(["preview", "--json"]);
+  /** `pulumi preview --json`: every step's operation and URN (with `--show-sames`, the unchanged resources' too). */
+  async preview(opts: { showSames?: boolean } = {}): Promise<{ op: string; urn: string; type: string }[]> {
+    const r = await this.must(["preview", "--json", ...(opts.showSames ? ["--show-sames"] : [])]);
     const doc = JSON.parse(r.stdout) as { steps?: { op: string; urn: string; newState?: { type: string }; oldState?: { type: string } }[] };
     return (doc.steps ?? []).map((s) => ({ op: s.op, urn: s.urn, type: s.newState?.type ?? s.oldState?.type ?? "" }));
   }
