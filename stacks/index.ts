@@ -1,20 +1,20 @@
-import * as pulumi from "@pulumi/pulumi";
+import type { Environment } from "../components/core";
 import type { PlatformConfig } from "./config";
 import { existingEnvironment } from "./existing";
 import { localEnvironment } from "./local";
-import { Environment, openstackEnvironment } from "./openstack";
+import { openstackEnvironment } from "./openstack";
 
 export { loadPlatformConfig, parsePlatformConfig, PlatformConfig, ConfigError } from "./config";
-export type { Environment } from "./openstack";
+export type { Environment } from "../components/core";
 
-/** Makes the Hosts for the configured environment. */
-export function buildEnvironment(cfg: PlatformConfig, parent?: pulumi.Resource): Environment {
+/** Makes the configured environment (a component at the stack's root) and its Hosts. */
+export function buildEnvironment(cfg: PlatformConfig): Environment {
   switch (cfg.environment) {
     case "openstack":
-      return openstackEnvironment(cfg, parent);
+      return openstackEnvironment(cfg);
     case "existing":
-      return existingEnvironment(cfg, parent);
+      return existingEnvironment(cfg);
     case "local":
-      return localEnvironment(cfg, parent);
+      return localEnvironment(cfg);
   }
 }

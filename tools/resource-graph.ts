@@ -125,9 +125,12 @@ function aliasText(a: pulumi.Input<string | pulumi.Alias>, byResource: Map<pulum
   const parts: string[] = [];
   if (alias.name !== undefined) parts.push(`name=${String(alias.name)}`);
   if (alias.type !== undefined) parts.push(`type=${String(alias.type)}`);
-  if (alias.parent !== undefined) {
+  // `{ parent: pulumi.rootStackResource }` is a parent key holding undefined: the stack's root (no parent).
+  if (Object.prototype.hasOwnProperty.call(alias, "parent")) {
     const p = pulumi.Resource.isInstance(alias.parent) ? byResource.get(alias.parent as pulumi.Resource) : undefined;
-    parts.push(`parent=${p ? (p.type === "pulumi:pulumi:Stack" ? "<stack>" : keyOf(p)) : "<urn>"}`);
+    parts.push(
+      `parent=${alias.parent === undefined ? "<stack>" : p ? (p.type === "pulumi:pulumi:Stack" ? "<stack>" : keyOf(p)) : "<urn>"}`,
+    );
   }
   return `{${parts.join(", ")}}`;
 }

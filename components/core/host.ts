@@ -69,3 +69,23 @@ export interface Environment {
   /** The files the printed ssh lines expect the key and known hosts in (see sshFilesFor). */
   readonly sshFiles?: SshFiles;
 }
+
+/** A machine an environment is asked to make (openstack VMs, local containers): computed from config by stacks/topology.ts. */
+export interface MachinePlan {
+  /** `${stack}-${role}` or `${stack}-${role}-${i}`: also the hostname. */
+  readonly name: string;
+  readonly role: Role;
+  /** Index among machines of the same role. */
+  readonly index: number;
+  /** Fixed address inside the cluster network. */
+  readonly privateAddress: string;
+}
+
+/**
+ * Options for a child an environment component took over from the stack's root (where the
+ * environments of 03aff1e and before made it): its old URN is an alias, so a deployed stack
+ * neither replaces nor deletes it.
+ */
+export function childOfEnvironment<T extends pulumi.ResourceOptions>(parent: pulumi.Resource, opts?: T): T {
+  return { ...opts, parent, aliases: [{ parent: pulumi.rootStackResource }] } as T;
+}

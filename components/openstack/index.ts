@@ -2,3 +2,4 @@ export * from "./network";
 export * from "./security";
 export * from "./machine";
 export * from "./cloudinit";
+export * from "./environment";
