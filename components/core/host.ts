@@ -1,6 +1,7 @@
 /**
  * What the role components know of a machine (Host) and what an environment hands the platform
- * (Environment): types only, so every layer can name them without importing how machines are made.
+ * (Environment): types (and the option every environment's children take), so every layer can
+ * name them without importing how machines are made.
  * Environments (components/openstack, stacks/local.ts, stacks/existing.ts) make Hosts;
  * components/platform.ts puts roles on them.
  */

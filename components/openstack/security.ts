@@ -168,7 +168,33 @@ export function topologyRules(a: TopologyRulesArgs): RuleSpec[] {
 
 export type SecurityGroupsArgs = TopologyRulesArgs;
 
-/** Stable resource-name suffix of a rule: group, description (slugged, without parentheses), protocol. Not its index. */
+/** A rule's remote as a name part: its group, `anywhere` for 0.0.0.0/0 and ::/0, else the CIDR slugged. */
+function remoteOf(rule: RuleSpec): string {
+  if (rule.remoteGroup) return rule.remoteGroup;
+  const cidr = rule.remoteCidr ?? "";
+  if (cidr === "0.0.0.0/0" || cidr === "::/0") return "anywhere";
+  return cidr.replace(/[^0-9A-Za-z]+/g, "-").replace(/^-|-$/g, "");
+}
+
+/**
+ * Resource-name suffix of a rule, from what it is: group, protocol, ports, remote (and `v6`), e.g.
+ * `ray-tcp-6380-6381-from-ray`, `serving-tcp-8080-from-anywhere-v6`. Neither its position in the
+ * list nor its description: adding a rule or rewording one renames no other.
+ */
+export function ruleName(rule: RuleSpec): string {
+  const ports =
+    rule.portMin === undefined
+      ? ""
+      : rule.portMax === undefined || rule.portMax === rule.portMin
+        ? `-${rule.portMin}`
+        : `-${rule.portMin}-${rule.portMax}`;
+  return `${rule.group}-${rule.protocol}${ports}-from-${remoteOf(rule)}${rule.ethertype === "IPv6" ? "-v6" : ""}`;
+}
+
+/**
+ * The name suffix rules had up to 03aff1e (group, description slugged without parentheses,
+ * protocol): each rule keeps it as an alias, so a deployed stack renames its rules in place.
+ */
 export function ruleKey(rule: RuleSpec): string {
   const slug = rule.description
     .toLowerCase()
@@ -210,9 +236,13 @@ export class SecurityGroups extends pulumi.ComponentResource {
     ) as Record<GroupName, openstack.networking.SecGroup>;
 
     this.rules = topologyRules(args);
-    const keys = this.rules.map(ruleKey);
-    const dup = keys.find((k, i) => keys.indexOf(k) !== i);
-    if (dup) throw new pulumi.ResourceError(`SecurityGroups: two rules share the name ${dup}: give them distinct descriptions`, this);
+    const names = this.rules.map(ruleName);
+    const dup = names.find((k, i) => names.indexOf(k) !== i);
+    if (dup) throw new pulumi.ResourceError(`SecurityGroups: two rules are the same rule (${dup}): drop one`, this);
+    const formerKeys = this.rules.map(ruleKey);
+    const formerDup = formerKeys.find((k, i) => formerKeys.indexOf(k) !== i);
+    if (formerDup)
+      throw new pulumi.ResourceError(`SecurityGroups: two rules share the former name ${formerDup}: give them distinct descriptions`, this);
     const ruleResources = Object.fromEntries(groupNames.map((g) => [g, [] as openstack.networking.SecGroupRule[]])) as Record<
       GroupName,
       openstack.networking.SecGroupRule[]
@@ -220,7 +250,7 @@ export class SecurityGroups extends pulumi.ComponentResource {
     this.rules.forEach((rule, i) => {
       ruleResources[rule.group].push(
         new openstack.networking.SecGroupRule(
-          `${name}-${keys[i]}`,
+          `${name}-${names[i]}`,
           {
             securityGroupId: groups[rule.group].id,
             direction: "ingress",
@@ -232,7 +262,8 @@ export class SecurityGroups extends pulumi.ComponentResource {
             remoteGroupId: rule.remoteGroup ? groups[rule.remoteGroup].id : undefined,
             description: rule.description,
           },
-          { parent: this },
+          // Named by content since #15; the name it had before is an alias (no replacement).
+          { parent: this, aliases: [{ name: `${name}-${formerKeys[i]}` }] },
         ),
       );
     });
