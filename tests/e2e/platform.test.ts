@@ -57,6 +57,8 @@ const IMAGES = {
  * repository's history).
  */
 const BASE_COMMIT = process.env.RAYSWARM_E2E_BASE ?? "03aff1e";
+/** What the remote steps carry (bundles, monitoring files): the base program runs with this checkout's copies. */
+const CONTENT_DIRS = ["scripts", "workloads/tuning", "components/monitoring/rules", "components/monitoring/consoles"];
 /** Operations of a preview step that replace or delete a deployed resource. */
 const REPLACE_OR_DELETE = /replace|delete|discard/;
 
@@ -190,6 +192,22 @@ function baseProgram(): string {
   fs.mkdirSync(dir, { recursive: true });
   execFileSync("bash", ["-c", 'git -C "$1" archive "$2" | tar -x -C "$3"', "archive", REPO, BASE_COMMIT, dir]);
   fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
+  // The proof is about how the program is written, not about what its remote steps run: a script
+  // or workload edited since the base replaces the steps that run it, by design (the script-edit
+  // test below proves it replaces only those). So the base runs with this checkout's copies of
+  // the files the remote steps carry (tracked files as on disk, as readBundle reads them), and a
+  // replace in the upgrade preview can only come from the program's own code.
+  for (const rel of CONTENT_DIRS) {
+    fs.rmSync(path.join(dir, rel), { recursive: true, force: true });
+    execFileSync("bash", [
+      "-c",
+      'git -C "$1" ls-files -z -- "$2" | tar -C "$1" --null -T - -c | tar -x -C "$3"',
+      "overlay",
+      REPO,
+      rel,
+      dir,
+    ]);
+  }
   // The program bundles the scripts git tracks (readBundle: git ls-files): a repository of its own.
   execFileSync("git", ["init", "-q", dir]);
   execFileSync("git", ["-C", dir, "add", "-A"]);
