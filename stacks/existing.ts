@@ -8,6 +8,6 @@ import type { PlatformConfig } from "./config";
 export { existingReadyScript } from "../components/existing";
 
 export function existingEnvironment(cfg: PlatformConfig): ExistingEnvironment {
-  if (!cfg.ssh.privateKey) throw new Error("existingEnvironment: sshPrivateKey is required (validated by stacks/config.ts)");
+  if (!cfg.ssh.privateKey) throw new Error("existingEnvironment: sshPrivateKey is required (validated by stacks/config/)");
   return new ExistingEnvironment(cfg.stack, { machines: cfg.hosts, privateKey: cfg.ssh.privateKey });
 }

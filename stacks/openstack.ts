@@ -47,7 +47,7 @@ function unknownOutput<T>(): pulumi.Output<T> {
 
 export function openstackEnvironment(cfg: PlatformConfig): OpenStackEnvironment {
   const name = cfg.stack;
-  if (!cfg.adminCidr) throw new Error("openstackEnvironment: adminCidr is required (validated by stacks/config.ts)");
+  if (!cfg.adminCidr) throw new Error("openstackEnvironment: adminCidr is required (validated by stacks/config/)");
   // The default provider, or the placeholder one in a preview without credentials: the
   // environment's children inherit it.
   let opts: pulumi.ComponentResourceOptions = {};

@@ -3,7 +3,7 @@
  * cgroup tree, tmpfs /run, /run/lock and /tmp) and its own Docker engine (every capability but
  * SYS_RESOURCE, no seccomp/AppArmor confinement, unmasked /proc and /sys; `--privileged` fails on
  * this machine: ../shared/ARCHITECTURE.md). One table, used by the local environment's
- * docker.Container (stacks/local.ts) and by the integration tests' `docker run`
+ * docker.Container (components/local/environment.ts) and by the integration tests' `docker run`
  * (tests/integration/support/nodes.ts), so the two cannot drift. A volume for /var/lib/docker
  * is added per node by each.
  */

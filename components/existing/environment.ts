@@ -10,7 +10,7 @@ import { SSH_PORT } from "../core/ports";
 import { sshCommandLine, sshConnection, sshFilesFor } from "../host";
 import { remoteCommand } from "../remote";
 
-/** A machine of the inventory (stacks/config.ts reads it from rayswarm:hosts). */
+/** A machine of the inventory (stacks/config/ reads it from rayswarm:hosts). */
 export interface ExistingMachine {
   readonly name: string;
   /** How this machine reaches it (for the bastion: from here; for the others: from the bastion). */
