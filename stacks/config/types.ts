@@ -1,22 +1,13 @@
 /** The typed result of reading a stack's config, and the error that lists what is wrong with it. */
 import type * as pulumi from "@pulumi/pulumi";
 import type { Role } from "../../components/core/roles";
+import type { ExistingMachine } from "../../components/existing/environment";
+import type { PlatformServingArgs } from "../../components/platform";
 import type { DeployMode, EnvironmentKind } from "./keys";
 import { PROJECT } from "./keys";
 
-/** A machine of the `existing` environment. */
-export interface InventoryHost {
-  readonly name: string;
-  /** How this machine reaches it (for the bastion: from here; for the others: from the bastion). */
-  readonly address: string;
-  /** Address inside the cluster network; defaults to `address`. */
-  readonly privateAddress: string;
-  readonly port: number;
-  readonly user: string;
-  readonly roles: readonly Role[];
-  /** The machine's SSH host key (`ssh-ed25519 AAAA…`, from /etc/ssh/ssh_host_ed25519_key.pub): checked on every connection. */
-  readonly hostKey?: string;
-}
+/** A machine of the `existing` environment: what ExistingEnvironment takes, read from rayswarm:hosts (privateAddress defaults to address; hostKey from /etc/ssh/ssh_host_ed25519_key.pub). */
+export type InventoryHost = ExistingMachine;
 
 export interface PlatformConfig {
   readonly project: string;
@@ -45,16 +36,8 @@ export interface PlatformConfig {
     readonly flavors: Readonly<Record<Role, string>>;
   };
   readonly versions: { readonly ray: string; readonly docker: string };
-  readonly serving: {
-    readonly port: number;
-    readonly apiReplicas: number;
-    readonly workerReplicas: number;
-    readonly endpointMode: "vip" | "dnsrr";
-    readonly publishMode: "ingress" | "host";
-    readonly images: { readonly serving: string; readonly rabbitmq: string; readonly redis: string };
-    readonly imageTarballs: readonly string[];
-    readonly overlayEncryption: boolean;
-  };
+  /** The serving stack's settings, as Platform takes them. */
+  readonly serving: PlatformServingArgs;
   readonly tuning: {
     readonly initial: boolean;
     readonly trials: number;
