@@ -9,7 +9,7 @@ import { installBundles } from "./runner";
 import { RayCluster } from "./ray";
 import { SwarmCluster, SwarmNode } from "./swarm";
 import { ServingStack } from "./serving";
-import { ModelPromotion } from "./promotion";
+import { ModelPromotion, TrainSearch } from "./promotion";
 import { Monitoring } from "./monitoring";
 
 /** The Ray cluster's settings (RayClusterArgs without the machines). */
@@ -50,6 +50,8 @@ export interface PlatformPromotionArgs {
   readonly keepVersions: number;
   /** Relative RMSE improvement the gate asks of a candidate. */
   readonly minImprovement: string;
+  /** The search the printed trainCommand runs. */
+  readonly train: TrainSearch;
 }
 
 /** Monitoring's settings. */
@@ -172,6 +174,7 @@ export class Platform extends pulumi.ComponentResource {
         modelRoot: promotion.modelRoot,
         keepVersions: promotion.keepVersions,
         minImprovement: promotion.minImprovement,
+        train: promotion.train,
         after: [this.serving.ready],
         initialModel: this.ray.initialModel
           ? { dir: this.ray.initialModel.dir, version: this.ray.initialModel.version, after: [this.ray.initialModel.job] }

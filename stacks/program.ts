@@ -86,6 +86,7 @@ export function platformArgs(config: PlatformConfig, environment: Environment, s
       modelRoot: config.promotion.modelRoot,
       keepVersions: config.promotion.keepVersions,
       minImprovement: config.promotion.minImprovement,
+      train: config.promotion.train,
     },
     monitoring: config.monitoring.enabled
       ? {

@@ -39,8 +39,15 @@ export interface ModelPromotionArgs {
   readonly rayAddress?: pulumi.Input<string>;
   /** For the registry command: the serving port on the production machines. Default: 8080. */
   readonly servingPort?: number;
-  /** Trials, time budget (s) and seed the printed train command uses. Defaults: 16, 600, 7. */
-  readonly train?: { readonly trials?: number; readonly timeBudgetSeconds?: number; readonly seed?: number };
+  /** The search the printed train command runs. */
+  readonly train: TrainSearch;
+}
+
+/** A search the train command runs on the Ray cluster: trials, time budget (s), seed. */
+export interface TrainSearch {
+  readonly trials: number;
+  readonly timeBudgetSeconds: number;
+  readonly seed: number;
 }
 
 export const DEFAULT_REPO_DIR = "/var/lib/rayswarm/models-repo";
@@ -103,6 +110,13 @@ export class ModelPromotion extends pulumi.ComponentResource {
       );
     if (!args.modelRoot.startsWith("/"))
       throw new pulumi.ResourceError(`ModelPromotion ${name}: args.modelRoot must be absolute (got ${args.modelRoot})`, this);
+    for (const [k, v, min] of [
+      ["trials", args.train.trials, 1],
+      ["timeBudgetSeconds", args.train.timeBudgetSeconds, 1],
+      ["seed", args.train.seed, 0],
+    ] as const)
+      if (!Number.isInteger(v) || v < min)
+        throw new pulumi.ResourceError(`ModelPromotion ${name}: args.train.${k} must be an integer >= ${min} (got ${v})`, this);
     const who = `ModelPromotion ${name}`;
     const devRun = args.scripts.on(args.development, this, who);
     const prodRuns = args.production.map((h) => args.scripts.on(h, this, who));
@@ -207,8 +221,8 @@ export class ModelPromotion extends pulumi.ComponentResource {
     const viaSsh = (cmd: string) => pulumi.interpolate`${args.developmentSsh} sudo bash ${REMOTE_CURRENT}/${cmd}`;
     this.promoteCommand = viaSsh(`promotion/promote.sh ${repoDir} <model-dir-on-the-head>`);
     this.rollbackCommand = viaSsh(`promotion/rollback.sh ${repoDir} [<version>]`);
-    const t = args.train ?? {};
-    const trainFlags = `--trials ${t.trials ?? 16} --time-budget ${t.timeBudgetSeconds ?? 600} --seed ${t.seed ?? 7}`;
+    const t = args.train;
+    const trainFlags = `--trials ${t.trials} --time-budget ${t.timeBudgetSeconds} --seed ${t.seed}`;
     this.trainCommand = args.rayAddress
       ? pulumi.interpolate`${args.developmentSsh} sudo bash ${REMOTE_CURRENT}/promotion/train-promote.sh ${repoDir} ${args.rayAddress} ${trainFlags}`
       : pulumi.output("no Ray cluster address given: tune on the head, then use promoteCommand");

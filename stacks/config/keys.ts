@@ -273,6 +273,21 @@ const KEY_TABLE = {
     value: integer(2, 100),
     default: 5,
   }),
+  trainTrials: key({
+    description: "Trials of the search the printed trainCommand runs (train on the Ray cluster, then promote).",
+    value: integer(1, 1000),
+    default: 16,
+  }),
+  trainTimeBudget: key({
+    description: "Time budget of the trainCommand's search, in seconds.",
+    value: integer(30, 86400),
+    default: 600,
+  }),
+  trainSeed: key({
+    description: "Seed of the trainCommand's search (the same seed and trials give the same model).",
+    value: integer(0, 2147483647),
+    default: 7,
+  }),
   gateMinImprovement: key({
     description:
       "Relative RMSE improvement a candidate model needs over the live one, both scored by the gate on the evaluation set every production machine holds (0.005 = 0.5 %; 0 = any improvement).",

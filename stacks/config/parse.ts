@@ -71,7 +71,12 @@ export function parsePlatformConfig(raw: Raw, stack: string, secretKeys: readonl
       overlayEncryption: c.overlayEncryption,
     },
     tuning: { initial: c.initialTuning, trials: c.tuningTrials, timeBudgetSeconds: c.tuningTimeBudget, jupyter: c.jupyter },
-    promotion: { modelRoot: c.modelRoot, keepVersions: c.keepModelVersions, minImprovement: c.gateMinImprovement },
+    promotion: {
+      modelRoot: c.modelRoot,
+      keepVersions: c.keepModelVersions,
+      minImprovement: c.gateMinImprovement,
+      train: { trials: c.trainTrials, timeBudgetSeconds: c.trainTimeBudget, seed: c.trainSeed },
+    },
     monitoring: {
       enabled: c.monitoring,
       retention: c.monitoringRetention,

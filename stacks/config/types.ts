@@ -2,7 +2,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { Role } from "../../components/core/roles";
 import type { ExistingMachine } from "../../components/existing/environment";
-import type { PlatformServingArgs } from "../../components/platform";
+import type { PlatformPromotionArgs, PlatformServingArgs } from "../../components/platform";
 import type { DeployMode, EnvironmentKind } from "./keys";
 import { PROJECT } from "./keys";
 
@@ -44,7 +44,8 @@ export interface PlatformConfig {
     readonly timeBudgetSeconds: number;
     readonly jupyter: boolean;
   };
-  readonly promotion: { readonly modelRoot: string; readonly keepVersions: number; readonly minImprovement: string };
+  /** Model promotion's settings, as Platform takes them. */
+  readonly promotion: PlatformPromotionArgs;
   readonly monitoring: {
     readonly enabled: boolean;
     /** Prometheus duration, e.g. 15d. */

@@ -79,6 +79,12 @@ describe("valid configurations", () => {
     expect(parsePlatformConfig({ ...existing(goodHosts.slice(1)), "rayswarm:monitoring": "false" }, "e").monitoring.enabled).toBe(false);
   });
 
+  test("promotion: the train command's search defaults to 16 trials, 600 s, seed 7, and takes the config's values", () => {
+    expect(parsePlatformConfig({}, "local").promotion.train).toEqual({ trials: 16, timeBudgetSeconds: 600, seed: 7 });
+    const c = parsePlatformConfig({ "rayswarm:trainTrials": "48", "rayswarm:trainTimeBudget": "1800", "rayswarm:trainSeed": "0" }, "local");
+    expect(c.promotion).toMatchObject({ keepVersions: 5, train: { trials: 48, timeBudgetSeconds: 1800, seed: 0 } });
+  });
+
   test("values that equal a Pulumi.yaml default do not count as set for other environments", () => {
     expect(() =>
       parsePlatformConfig({ ...existing(goodHosts), "rayswarm:rayWorkers": "1", "rayswarm:image": "debian-12" }, "e"),
@@ -170,6 +176,11 @@ describe("invalid configurations fail with a message naming the key, the bad val
       "keep fewer than 2 versions",
       { "rayswarm:keepModelVersions": "1" },
       /^rayswarm:keepModelVersions must be a whole number from 2 to 100 \(got 1\)$/,
+    ],
+    [
+      "a train search of no trials",
+      { "rayswarm:trainTrials": "0" },
+      /^rayswarm:trainTrials must be a whole number from 1 to 1000 \(got 0\)$/,
     ],
     [
       "gate margin not a fraction",

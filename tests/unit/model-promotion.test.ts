@@ -22,6 +22,7 @@ function args(
     keepVersions: 3,
     developmentSsh: "ssh root@dev",
     rayAddress: "10.0.4.1:6379",
+    train: { trials: 16, timeBudgetSeconds: 600, seed: 7 },
     ...over,
   };
 }
@@ -127,6 +128,21 @@ test("a production machine without a known host key: no known_hosts step for it,
   expect(String((await input(run, "promotion-development", "create")).value)).not.toContain("PROMOTION_STRICT_HOST_KEYS");
 });
 
+test("the printed train command runs the search it is given, on the Ray cluster, from the development repo", async () => {
+  let promotion: ModelPromotion;
+  const run = await runComponent(() => {
+    const dev = fakeHost("dev", ["ray-head"], { address: "10.0.4.1" });
+    promotion = new ModelPromotion(
+      "promotion",
+      args(dev, [fakeHost("p-0", ["swarm-manager"])], { train: { trials: 12, timeBudgetSeconds: 90, seed: 3 } }),
+    );
+    return { train: promotion.trainCommand };
+  });
+  expect((await unwrap<string>(run.outputs.train as never)).value).toBe(
+    "ssh root@dev sudo bash /opt/rayswarm/current/promotion/train-promote.sh /var/lib/rayswarm/models-repo 10.0.4.1:6379 --trials 12 --time-budget 90 --seed 3",
+  );
+});
+
 describe("args", () => {
   test.each([
     ["no production machine", (d: Host, p: Host[]) => args(d, [], {}, [d, ...p]), /args\.production must list at least one machine/],
@@ -141,6 +157,16 @@ describe("args", () => {
       "an evaluation set not in the bundle",
       (d: Host, p: Host[]) => args(d, p, { evalSet: "evalsets/none.json" }),
       /args\.evalSet: evaluation set evalsets\/none\.json/,
+    ],
+    [
+      "a search of no trials",
+      (d: Host, p: Host[]) => args(d, p, { train: { trials: 0, timeBudgetSeconds: 600, seed: 7 } }),
+      /args\.train\.trials must be an integer >= 1 \(got 0\)/,
+    ],
+    [
+      "a fractional time budget",
+      (d: Host, p: Host[]) => args(d, p, { train: { trials: 4, timeBudgetSeconds: 1.5, seed: 7 } }),
+      /args\.train\.timeBudgetSeconds must be an integer >= 1 \(got 1\.5\)/,
     ],
     ["a production machine without the scripts", (d: Host, p: Host[]) => args(d, p, {}, [d]), /the scripts are not installed on host p-0/],
   ])("%s is refused", async (_label, make, message) => {
