@@ -2,7 +2,8 @@
 # Regenerate the serving workload's test models with the real exporter (skl2onnx + card writer):
 #   workloads/serving/test/fixtures/models/v1/{model.onnx,model.json}  small random forest
 #   workloads/serving/test/fixtures/models/v2/{model.onnx,model.json}  ridge: same features, lower rmse
-# Deterministic: fixed configs, seeds and SOURCE_DATE_EPOCH, so a re-run gives the same bytes.
+# Deterministic: fixed configs, seeds and SOURCE_DATE_EPOCH, so a re-run on one machine gives the
+# same bytes (another CPU can differ in a weight's last bits: tests/test_fixtures.py).
 # Both hold out the shipped evaluation set (rayswarm_tuning/evalsets/diabetes-v1.json), so the
 # production gate accepts them and judges v2 over v1 on its rows.
 # Usage: workloads/tuning/scripts/make-serving-fixture.sh [output-folder]
