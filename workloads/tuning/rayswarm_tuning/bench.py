@@ -32,6 +32,7 @@ import numpy as np
 
 from .data import load_dataset, split
 from .families import cv_score, sample_config
+from .search import BATCH_SECONDS, MAX_BATCH_SECONDS
 
 
 def _load() -> str:
@@ -77,8 +78,10 @@ def _run_pool(X, y, configs, args):
                              schedule=args.schedule, batch_seconds=args.batch_seconds,
                              max_batch_seconds=args.max_batch_seconds,
                              in_flight_per_cpu=args.in_flight_per_cpu, stats=stats)
-    print(f"bench: pool: {stats['calls']} Ray tasks for {len(configs) * args.folds} folds, "
-          f"first result after {stats['first_result_s']:.2f} s")
+    lo, hi = args.batch_seconds, args.max_batch_seconds
+    batching = (f"guided batches of {lo:g}-{hi:g} s" if hi > lo else f"fixed batches of {lo:g} s")
+    print(f"bench: pool: {stats['calls']} Ray tasks for {len(configs) * args.folds} folds "
+          f"({batching} of expected work), first result after {stats['first_result_s']:.2f} s")
     failed = [t.error for t in trials if t.error is not None]
     scores = {_key(t.config): t.metrics.get("rmse") for t in trials}
     busy = sum(t.busy_s for t in trials)
@@ -122,13 +125,13 @@ def main(argv=None) -> int:
     p.add_argument("--schedule", choices=["lpt", "given"], default="lpt",
                    help="pool engine: longest expected fold first (default), or folds in the "
                         "order the configurations are given")
-    p.add_argument("--batch-seconds", type=float, default=0.05,
+    p.add_argument("--batch-seconds", type=float, default=BATCH_SECONDS,
                    help="pool engine: expected seconds of work per call at least (short folds "
-                        "are batched)")
-    p.add_argument("--max-batch-seconds", type=float, default=None,
+                        f"are batched; default {BATCH_SECONDS})")
+    p.add_argument("--max-batch-seconds", type=float, default=MAX_BATCH_SECONDS,
                    help="pool engine: guided batching: a call gets a share of the queued work "
-                        "between --batch-seconds and this (default: fixed batches of "
-                        "--batch-seconds)")
+                        f"between --batch-seconds and this (default {MAX_BATCH_SECONDS}); "
+                        "at or below --batch-seconds: fixed batches of --batch-seconds")
     p.add_argument("--in-flight-per-cpu", type=int, default=2,
                    help="pool engine: Ray tasks in flight per CPU (default 2)")
     p.add_argument("--order", choices=["sampled", "longest-first"], default="sampled",

@@ -16,8 +16,8 @@ ran alone. Here:
 - short folds are batched into one task of at least `batch_seconds` of expected work; with
   `max_batch_seconds` above it, a batch is a quarter of the queued work per CPU clamped to
   [`batch_seconds`, `max_batch_seconds`] (guided self-scheduling: few large tasks while much
-  is queued, small ones at the end; opt-in until measured on a quiet machine); two tasks per
-  CPU are in flight so no worker waits for the driver;
+  is queued, small ones at the end; the default, 0.05–0.25 s, measured in docs/benchmarks.md);
+  two tasks per CPU are in flight so no worker waits for the driver;
 - ASHA (asynchronous successive halving, the rule of Ray Tune's ASHAScheduler: at a rung, stop
   a trial whose running mean is worse than the top 1/reduction_factor of those recorded there)
   decides in the driver when a trial's folds up to a rung are in;
@@ -40,6 +40,11 @@ import numpy as np
 from .families import expected_fold_seconds, running_mean
 
 METRIC = "rmse"
+# Expected seconds of work per Ray task: at least BATCH_SECONDS, at most MAX_BATCH_SECONDS
+# (guided: a quarter of the queued work per CPU in between). Measured in docs/benchmarks.md.
+BATCH_SECONDS = 0.05
+MAX_BATCH_SECONDS = 0.25
+MAX_BATCH_FOLDS = 64  # folds per task at most (bounds a task's result message)
 
 
 class SearchError(RuntimeError):
@@ -155,10 +160,28 @@ def cluster_cpus() -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
 
 
+def fill_batch(next_cost: Callable[[], float | None], pop: Callable[[], object], target: float,
+               cap: float, max_folds: int = MAX_BATCH_FOLDS) -> tuple[list, float]:
+    """One task's folds, taken in queue order: `next_cost()` is the expected seconds of the next
+    fold (None: the queue is empty), `pop()` takes it. Folds are added until the batch holds
+    `target` seconds, but a fold that would take a batch past `cap` waits for the next batch (a
+    fold longer than `cap` goes alone), and at most `max_folds`. Returns (folds, expected s)."""
+    batch: list = []
+    expected = 0.0
+    while len(batch) < max_folds:
+        cost = next_cost()
+        if cost is None or (batch and (expected >= target or expected + cost > cap)):
+            break
+        batch.append(pop())
+        expected += cost
+    return batch, expected
+
+
 def run_pool_search(X: np.ndarray, y: np.ndarray, configs: list[dict], *, folds: int, seed: int,
                     early_stopping: bool = True, time_budget: float | None = None,
                     workers: int | None = None, schedule: str = "lpt",
-                    batch_seconds: float = 0.05, max_batch_seconds: float | None = None,
+                    batch_seconds: float = BATCH_SECONDS,
+                    max_batch_seconds: float = MAX_BATCH_SECONDS,
                     in_flight_per_cpu: int = 2, wave_size: int | None = None,
                     on_progress: Callable[[Progress], None] | None = None,
                     poll_seconds: float = 1.0, start_timeout: float = 120.0,
@@ -170,10 +193,13 @@ def run_pool_search(X: np.ndarray, y: np.ndarray, configs: list[dict], *, folds:
     expected fold first) or "given" (the order of `configs`). `wave_size`: configurations per
     wave; default all of them without a time budget, 4 per CPU with one. `stats`, when given,
     receives: cpus, calls (Ray tasks), batch_sizes (folds per task, in dispatch order),
+    batch_expected (expected seconds of each task, as take_batch saw them),
     first_result_s, wall_s, started (trial indexes in the order they started). A task gets at
-    least `batch_seconds` and at most `max_batch_seconds` (default: `batch_seconds`, i.e.
-    fixed batches) of expected work: a quarter of the queued work per CPU, so batches shrink
-    towards the end; `in_flight_per_cpu` tasks per CPU are queued. Call warm_up() first to keep the
+    least `batch_seconds` (unless the next fold would take it past `max_batch_seconds`) and at
+    most `max_batch_seconds` of expected work (a fold longer than that goes alone): a quarter
+    of the queued work per CPU, so batches shrink towards the end (guided self-scheduling).
+    `max_batch_seconds <= batch_seconds` gives fixed batches of `batch_seconds`; both 0 give one
+    fold per task. `in_flight_per_cpu` tasks per CPU are queued. Call warm_up() first to keep the
     workers' start (scikit-learn's import) out of the search.
     """
     import ray
@@ -195,8 +221,9 @@ def run_pool_search(X: np.ndarray, y: np.ndarray, configs: list[dict], *, folds:
     started: list[int] = []  # trial indexes in the order their first fold was dispatched
 
     queued_cost = 0.0  # expected seconds of the folds in the heap
-    max_batch = batch_seconds if max_batch_seconds is None else max(batch_seconds,
-                                                                     max_batch_seconds)
+    if batch_seconds < 0 or max_batch_seconds < 0:
+        raise ValueError("batch_seconds and max_batch_seconds must be >= 0")
+    max_batch = max(batch_seconds, max_batch_seconds)  # <= batch_seconds: fixed batches
 
     def allow(t: Trial, limit: int) -> None:
         nonlocal queued_cost
@@ -213,27 +240,40 @@ def run_pool_search(X: np.ndarray, y: np.ndarray, configs: list[dict], *, folds:
     # Expected-to-measured seconds, learned from finished folds (batch sizes and the ETA).
     est_done = meas_done = 0.0
 
-    def take_batch() -> list:
+    def next_cost() -> float | None:
+        """Expected seconds of the next fold in the heap; folds of finished trials are dropped."""
         nonlocal queued_cost
+        while heap:
+            t = trials[heap[0][2]]
+            if not t.terminal:
+                return t.fold_cost * factor
+            heapq.heappop(heap)
+            queued_cost -= t.fold_cost
+        return None
+
+    def pop_fold() -> tuple:
+        nonlocal queued_cost
+        _, _, i, fold = heapq.heappop(heap)
+        t = trials[i]
+        queued_cost -= t.fold_cost
+        if t.status == "pending":
+            started.append(i)
+        t.status = "running"
+        return (i, fold, t.config)
+
+    def take_batch() -> list:
+        nonlocal factor
         factor = meas_done / est_done if est_done > 0 else 1.0
         # Guided self-scheduling: a batch is a share of the work still queued (fewer, larger
         # tasks while much is left), between batch_seconds and max_batch_seconds of expected
         # work; the share shrinks as the queue empties, so the tail stays short.
         target = min(max_batch, max(batch_seconds, queued_cost * factor / (4 * n_workers)))
-        batch, expected = [], 0.0
-        while heap and (not batch or expected < target) and len(batch) < 64:
-            _, _, i, fold = heapq.heappop(heap)
-            t = trials[i]
-            queued_cost -= t.fold_cost
-            if t.terminal:
-                continue
-            batch.append((i, fold, t.config))
-            if t.status == "pending":
-                started.append(i)
-            t.status = "running"
-            expected += t.fold_cost * factor
+        batch, expected = fill_batch(next_cost, pop_fold, target, max_batch)
+        if batch:
+            batch_expected.append(expected)
         return batch
 
+    factor = 1.0  # expected-to-measured seconds at the last take_batch
     run_folds = _remote("run")
     X_ref, y_ref = ray.put(X), ray.put(y)  # once; every task maps the same objects
     from .families import kfold_indices
@@ -245,6 +285,7 @@ def run_pool_search(X: np.ndarray, y: np.ndarray, configs: list[dict], *, folds:
     reported = 0
     calls = 0
     batch_sizes: list[int] = []  # folds per task, in dispatch order
+    batch_expected: list[float] = []  # their expected seconds
     first_result_s = None
 
     def snapshot(final=False) -> Progress:
@@ -368,6 +409,7 @@ def run_pool_search(X: np.ndarray, y: np.ndarray, configs: list[dict], *, folds:
             ray.cancel(ref)
         if stats is not None:
             stats.update(cpus=n_workers, calls=calls, batch_sizes=batch_sizes,
+                         batch_expected=batch_expected,
                          first_result_s=first_result_s,
                          wall_s=time.monotonic() - t_start, started=list(started))
     return [t for t in trials if t.status != "pending"]

@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_limits
 from rayswarm_tuning import bench
 from rayswarm_tuning.data import split
 from rayswarm_tuning.families import cv_score, expected_fold_seconds, sample_config
-from rayswarm_tuning.search import asha_rungs, run_pool_search, warm_up
+from rayswarm_tuning.search import asha_rungs, fill_batch, run_pool_search, warm_up
 
 SMALL_RF = {"family": "random_forest",
             "params": {"n_estimators": 20, "max_depth": 2, "min_samples_leaf": 5,
@@ -83,7 +83,8 @@ def test_long_trial_is_split_into_fold_tasks(local_ray, train):
     X, y = train
     stats = {}
     trials = run_pool_search(X, y, [ridge(1.0), BIG_RF], folds=4, seed=42,
-                             early_stopping=False, stats=stats, batch_seconds=0.0)
+                             early_stopping=False, stats=stats, batch_seconds=0.0,
+                             max_batch_seconds=0.0)
     assert stats["calls"] == 8  # a task per fold
     assert all(t.status == "finished" for t in trials)
 
@@ -112,6 +113,73 @@ def test_batches_shrink_towards_the_end(local_ray, train):
     assert sizes[0] > sizes[-1]
     assert stats["calls"] < fixed["calls"]  # fewer tasks than fixed batches of the minimum
     assert all(t.metrics["rmse"] == cv_score(t.config, X, y, 5, 42) for t in trials)
+
+
+def batches(costs, target, cap, max_folds=64):
+    """fill_batch over a queue of expected fold seconds until it is empty: each task's costs."""
+    queue, out = list(costs), []
+    while queue:
+        b, e = fill_batch(lambda: queue[0] if queue else None, lambda: queue.pop(0), target, cap,
+                          max_folds)
+        assert b and e == pytest.approx(sum(b))
+        out.append(b)
+    return out
+
+
+def test_fill_batch_reaches_its_target_and_never_goes_past_its_cap():
+    # fixed batches (cap = target): 0.02 s of 0.006 s folds is 4 folds (0.024 s) would overshoot
+    assert batches([0.006] * 10, 0.02, 0.02) == [[0.006] * 3] * 3 + [[0.006]]
+    # guided (cap above target): the target is reached, the cap not passed
+    assert batches([0.006] * 10, 0.02, 0.03) == [[0.006] * 4] * 2 + [[0.006] * 2]
+    # a fold longer than the cap goes alone; the short ones after it are batched again
+    assert batches([0.3, 0.004, 0.004, 0.2, 0.01], 0.05, 0.25) == [[0.3], [0.004, 0.004, 0.2],
+                                                                  [0.01]]
+    # the fold that would pass the cap waits, even when the target is not reached yet
+    assert batches([0.1, 0.2, 0.1], 0.25, 0.25) == [[0.1], [0.2], [0.1]]
+    # target 0: one fold per task; at most max_folds per task
+    assert batches([0.001] * 3, 0.0, 0.0) == [[0.001]] * 3
+    assert [len(b) for b in batches([0.001] * 10, 1.0, 1.0, max_folds=4)] == [4, 4, 2]
+
+
+def test_real_batches_stay_under_their_cap(local_ray, train):
+    """In a real search the batches (expected seconds as the engine saw them, scaled by what the
+    folds measured) never pass max_batch_seconds unless a fold is alone; the forest's long
+    folds go alone. Scores stay the sequential floats."""
+    X, y = train
+    n, f = int(len(y) * 0.8), X.shape[1]
+    cap = 0.02
+    assert expected_fold_seconds(BIG_RF, n, f) > 5 * cap
+    configs = [ridge(10.0 ** (k / 10.0)) for k in range(-20, 20)] + [BIG_RF]
+    stats = {}
+    trials = run_pool_search(X, y, configs, folds=5, seed=42, early_stopping=False,
+                             batch_seconds=0.005, max_batch_seconds=cap, stats=stats)
+    sizes, expected = stats["batch_sizes"], stats["batch_expected"]
+    assert sum(sizes) == 205 and len(expected) == len(sizes) == stats["calls"]
+    assert sizes[:4] == [1, 1, 1, 1]  # the forest's folds first (longest first), alone
+    assert all(k == 1 for k, e in zip(sizes, expected) if e > cap * (1 + 1e-9))
+    assert all(t.metrics["rmse"] == cv_score(t.config, X, y, 5, 42) for t in trials)
+
+
+def test_guided_batching_is_the_default(local_ray, train):
+    """Without batch arguments the engine (and the bench) batch guided, 0.05-0.25 s of expected
+    work per task; max_batch_seconds at or below batch_seconds gives fixed batches; a negative
+    one is refused."""
+    import inspect
+
+    from rayswarm_tuning import search
+
+    params = inspect.signature(run_pool_search).parameters
+    assert (params["batch_seconds"].default, params["max_batch_seconds"].default) == (0.05, 0.25)
+    assert search.BATCH_SECONDS == 0.05 and search.MAX_BATCH_SECONDS == 0.25
+    X, y = train
+    configs = [ridge(10.0 ** (k / 10.0)) for k in range(-20, 20)]
+    stats = {}
+    run_pool_search(X, y, configs, folds=5, seed=42, early_stopping=False, stats=stats)
+    assert sum(stats["batch_sizes"]) == 200
+    assert all(k == 1 or e <= 0.25 * (1 + 1e-9)
+               for k, e in zip(stats["batch_sizes"], stats["batch_expected"]))
+    with pytest.raises(ValueError, match="must be >= 0"):
+        run_pool_search(X, y, configs, folds=5, seed=42, max_batch_seconds=-1.0)
 
 
 def test_asha_rungs_match_ray_tune():
@@ -187,6 +255,7 @@ def test_bench_prints_both_scores_and_refuses_a_ratio_when_they_differ(local_ray
     assert re.search(r"after: load average [\d.]+", out)
     assert len(re.findall(r"sequential \S+ +ray \S+ +same", out)) == 4
     assert "speedup" in out
+    assert "(guided batches of 0.05-0.25 s of expected work)" in out  # the engine's default
 
     real = bench._run_pool
 
