@@ -5,7 +5,11 @@
 # server ACTIVE on its port at its planned address, the security-group rules as neutron stores
 # them, floating IPs, anti-affinity groups), previewed for no changes, scaled out (rayWorkers
 # 1 -> 2: the plan only creates, and nothing that existed changes), destroyed (nothing of the
-# stack is left) and removed. Needs the member project's OS_* variables
+# stack is left) and removed. The first up deploys the program of the base commit (BASE_COMMIT,
+# the last one before #15's restructure, which renamed the security rules and parented every
+# OpenStack resource under a component): this program's preview over that deployment must hold
+# no replace and no delete (aliases carry every renamed or moved resource), and its up must leave
+# every port, server and rule as it was (same ids, same revisions). Needs the member project's OS_* variables
 # (eval "$(bash tests/openstack/control-plane.sh env)") and the engine (scripts/install-pulumi.sh).
 #
 # Wall times go to stdout as `time <step> <seconds>` lines (and to $RAYSWARM_OPENSTACK_TIMES).
@@ -14,6 +18,8 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$REPO/tests/openstack
 STACK=${RAYSWARM_OPENSTACK_STACK:-osci}
+BASE_COMMIT=${RAYSWARM_OPENSTACK_BASE:-03aff1e}
+PROGRAM=$REPO # the program `pulumi_` runs: the base commit's for the first up, then this one
 OSC=/usr/bin/openstack
 export PATH=${PULUMI_HOME:-$HOME/.pulumi}/bin:$PATH
 W=$(mktemp -d /tmp/rayswarm-openstack-pulumi.XXXXXX)
@@ -40,7 +46,7 @@ pulumi_() { # pulumi_ ARGS...: in the project folder, on the test stack, logged 
   echo "\$ pulumi $*" >>"$LOG"
   local limit=()
   [[ -z ${PULUMI_LIMIT:-} ]] || limit=(timeout -s INT -k 60 "$PULUMI_LIMIT")
-  (cd "$REPO" && "${limit[@]}" pulumi "$@" --stack "$STACK" --config-file "$SETTINGS" --non-interactive) 2> >(tee -a "$LOG" >&2)
+  (cd "$PROGRAM" && "${limit[@]}" pulumi "$@" --stack "$STACK" --config-file "$SETTINGS" --non-interactive) 2> >(tee -a "$LOG" >&2)
 }
 stack_() { # stack_ ARGS...: `pulumi stack ...` (which takes no --config-file)
   echo "\$ pulumi stack $*" >>"$LOG"
@@ -96,9 +102,49 @@ settings() { # settings RAY_WORKERS
 settings 1 >"$SETTINGS"
 grep -q 'rayswarm:rayWorkers: 1$' "$SETTINGS" || fail "Pulumi.dev.yaml has no rayswarm:rayWorkers line to scale"
 
-log "pulumi up (deploy: infrastructure)"
-timed up up
+# The base commit's program in a folder of its own (`git archive`, this checkout's node_modules;
+# a repository of its own, as the program bundles what git tracks).
+git -C "$REPO" cat-file -e "$BASE_COMMIT^{commit}" 2>/dev/null ||
+  fail "the base commit $BASE_COMMIT is not in $REPO's history: clone with full history (git fetch --unshallow) or set RAYSWARM_OPENSTACK_BASE"
+mkdir -p "$W/base"
+git -C "$REPO" archive "$BASE_COMMIT" | tar -x -C "$W/base"
+ln -s "$REPO/node_modules" "$W/base/node_modules"
+git init -q "$W/base" && git -C "$W/base" add -A
+
+log "pulumi up of the base commit $BASE_COMMIT's program (deploy: infrastructure)"
+PROGRAM=$W/base timed base-up up
+api base
+python3 "$HERE/check_deployment.py" ids "$W/outputs.json" "$STACK" "$W/base.json" >"$W/ids-base.json"
+
+log "this program over $BASE_COMMIT's deployment: preview (no replace, no delete), then up"
+timed upgrade-preview pulumi_ preview --json --show-sames >"$W/upgrade.json"
+python3 - "$W/upgrade.json" "$BASE_COMMIT" <<'PY'
+import json, sys
+steps = json.load(open(sys.argv[1])).get("steps", [])
+ops = {}
+for s in steps:
+    ops.setdefault(s["op"], []).append(s["urn"].split("::")[-1])
+print(f"preview of this program over {sys.argv[2]}'s deployment: " + json.dumps({op: len(u) for op, u in sorted(ops.items())}))
+bad = {op: urns for op, urns in ops.items() if "replace" in op or op in ("delete", "create-replacement", "delete-replaced", "discard")}
+if bad:
+    sys.exit(f"FAIL: the upgrade replaces or deletes: {bad}")
+if len(ops.get("same", [])) < 40:
+    sys.exit(f"FAIL: only {len(ops.get('same', []))} resources are the same: is this the base's stack?")
+for op in ("create", "update"):
+    if ops.get(op):
+        print(f"  {op}: {sorted(ops[op])}")
+PY
+timed upgrade-up up
 api deployed
+python3 "$HERE/check_deployment.py" ids "$W/outputs.json" "$STACK" "$W/deployed.json" >"$W/ids-upgraded.json"
+python3 - "$W/ids-base.json" "$W/ids-upgraded.json" <<'PY'
+import json, sys
+before, after = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+changed = {k: (v, after.get(k)) for k, v in before.items() if after.get(k) != v}
+if changed or set(after) != set(before):
+    sys.exit(f"FAIL: the upgrade changed objects in OpenStack: {changed}, added {sorted(set(after) - set(before))}")
+print(f"ok: after the upgrade the {len(before)} ports, servers and rules are the same objects (ids, revisions)")
+PY
 python3 "$HERE/check_deployment.py" check "$W/outputs.json" "$STACK" "$W/deployed.json" "$CFG"
 [[ $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["webUrl"])' "$W/outputs.json") == *"platform is not deployed"* ]] ||
   fail "webUrl does not say that the platform is not deployed"
