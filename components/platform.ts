@@ -217,7 +217,7 @@ export class Platform extends pulumi.ComponentResource {
           retention: monitoring.retention,
           webhookUrl: monitoring.webhookUrl,
           bastion: args.bastion,
-          // Ray's metrics export (8090, RAY_FIXED_PORTS) needs ray[default]: the tuning
+          // Ray's metrics export (8090, rayStartPortArgs) needs ray[default]: the tuning
           // requirements pin ray[default,tune] and its dependencies.
           rayMetrics: true,
         },

@@ -77,8 +77,8 @@ export interface MonitoringArgs {
    */
   readonly bastion: { readonly ssh: pulumi.Input<string> };
   /**
-   * Scrape Ray's metrics export (port 8090 on every Ray machine, scripts/host/common.sh
-   * RAY_FIXED_PORTS; RayNodesMissing). Ray only exports metrics when `ray[default]` is installed
+   * Scrape Ray's metrics export (port 8090 on every Ray machine, components/core/ports.ts
+   * rayStartPortArgs; RayNodesMissing). Ray only exports metrics when `ray[default]` is installed
    * (the tuning requirements pin it). Default: true.
    */
   readonly rayMetrics?: boolean;

@@ -94,7 +94,7 @@ export function topologyRules(a: TopologyRulesArgs): RuleSpec[] {
     ray("Ray dashboard (reach it with an SSH tunnel)", "tcp", RAY_PORTS.dashboard),
     ray("Ray client server", "tcp", RAY_PORTS.client),
     ray("Ray worker ports", "tcp", a.rayWorkerPorts[0], a.rayWorkerPorts[1]),
-    ray("Ray dashboard agent (http, grpc) and runtime-env agent", "tcp", RAY_PORTS.dashboardAgent, RAY_PORTS.dashboardAgent + 2),
+    ray("Ray dashboard agent (http, grpc) and runtime-env agent", "tcp", RAY_PORTS.dashboardAgent, RAY_PORTS.runtimeEnvAgent),
     // Swarm, RabbitMQ, Redis: only between the swarm machines.
     swarm("Swarm cluster management", "tcp", SWARM_PORTS.management),
     swarm("Swarm node gossip (tcp)", "tcp", SWARM_PORTS.gossip),

@@ -3,7 +3,7 @@ import * as command from "@pulumi/command";
 import { Host, sshTunnel } from "../host";
 import { REMOTE_CURRENT } from "../remote";
 import { BundleScripts, HostScripts } from "../runner";
-import { RAY_PORTS } from "../core/ports";
+import { RAY_PORTS, rayStartPortArgs } from "../core/ports";
 
 export interface RayClusterArgs {
   /** The head node (development server). */
@@ -90,7 +90,7 @@ export class RayCluster extends pulumi.ComponentResource {
     }
 
     const head = headRun.run(`${name}-head`, "host/ray-head.sh", {
-      args: [args.head.privateAddress, RAY_PORTS.gcs, RAY_PORTS.dashboard],
+      args: [args.head.privateAddress, RAY_PORTS.gcs, RAY_PORTS.dashboard, ...rayStartPortArgs("head")],
       // A new Ray install (version or requirements) restarts Ray too.
       triggers: [installTrigger, args.rayVersion, args.head.privateAddress],
       after: [installed[args.head.name]],
@@ -99,7 +99,7 @@ export class RayCluster extends pulumi.ComponentResource {
     // Workers join the head's private address, all in parallel, each after the head is up.
     const workers = args.workers.map((w) =>
       runners[w.name].run(`${name}-worker-${w.name}`, "host/ray-worker.sh", {
-        args: [gcs, w.privateAddress],
+        args: [gcs, w.privateAddress, ...rayStartPortArgs("worker")],
         peers: [args.head],
         triggers: [installTrigger, args.rayVersion, w.privateAddress],
         after: [installed[w.name], head],

@@ -70,7 +70,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
     // 2. The first manager creates the swarm on its private address; on delete it leaves last.
     const firstLeave = leader.undo(`${name}-leave-${first.name}`, "host/swarm-leave.sh", { after: [docker[first.name]] });
     const init = leader.run(`${name}-init`, "host/swarm-init.sh", {
-      args: [first.privateAddress],
+      args: [first.privateAddress, SWARM_PORTS.management],
       triggers: [first.privateAddress],
       after: [firstLeave],
     });
@@ -100,7 +100,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
       const slot = leader.undo(`${name}-slot-${h.name}`, "host/swarm-node-rm.sh", { args: [h.name], after: [init] });
       const leave = run.undo(`${name}-leave-${h.name}`, "host/swarm-leave.sh", { after: [slot, docker[h.name]] });
       const join = run.run(`${name}-join-${h.name}`, "host/swarm-join.sh", {
-        args: [managerAddress, h.privateAddress],
+        args: [managerAddress, h.privateAddress, SWARM_PORTS.management],
         stdin: token.apply((t) => `${t}\n`),
         secretStdin: true,
         peers: [first],

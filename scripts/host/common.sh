@@ -194,12 +194,17 @@ write_if_changed() {
 # --- Ray helpers -------------------------------------------------------------------
 
 RAY_VENV=/opt/rayswarm/venv
-# Fixed ports, so the cloud's security groups can allow exactly these inside the cluster
-# subnet (components/openstack/security.ts: RAY_PORTS, RAY_WORKER_PORTS). Ray's defaults are random.
-# shellcheck disable=SC2034 # used by ray-head.sh and ray-worker.sh
-RAY_FIXED_PORTS=(--node-manager-port 6380 --object-manager-port 6381 --min-worker-port 10002 --max-worker-port 10999
-  --metrics-export-port 8090 --dashboard-agent-listen-port 52365 --dashboard-agent-grpc-port 52366
-  --runtime-env-agent-port 52367)
+# ray_port_options OPTION PORT...: dies unless the arguments are `ray start` port options, each
+# --<name>-port followed by a port (ray-head.sh and ray-worker.sh get them from RayCluster:
+# components/core/ports.ts rayStartPortArgs, the one table the security rules use too).
+ray_port_options() {
+  (($# > 0 && $# % 2 == 0)) || die "expected ray start port options (--<name>-port <port> ...), got: $*"
+  while (($#)); do
+    [[ "$1" =~ ^--[a-z][a-z-]*-port$ ]] || die "'$1' is not a ray start port option (--<name>-port)"
+    valid_port "$2" || die "$1 '$2' is not a port"
+    shift 2
+  done
+}
 RAY_UNIT=rayswarm-ray
 
 require_ray() {

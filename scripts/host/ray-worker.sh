@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Usage: ray-worker.sh <head-addr:port> <node-addr>
+# Usage: ray-worker.sh <head-addr:port> <node-addr> <ray start port options...>
 #
 # Run a Ray worker as the systemd unit rayswarm-ray.service:
 #   /opt/rayswarm/venv/bin/ray start --block --address <head-addr:port>
-#     --node-ip-address <node-addr> --disable-usage-stats <RAY_FIXED_PORTS of common.sh>
+#     --node-ip-address <node-addr> --disable-usage-stats <port options>
+# The port options (--<name>-port <port> pairs): components/core/ports.ts rayStartPortArgs.
 # Enabled and started; rewritten + restarted only when the unit's content changes.
 # systemd restarts it (every 5 s) while the head is unreachable, so workers may be
 # bootstrapped in parallel with the head. Waits (RAY_WAIT_SECONDS, default 180) until
@@ -14,14 +15,16 @@ set -euo pipefail
 # shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
 
-[[ $# -eq 2 ]] || usage_die "ray-worker.sh <head-addr:port> <node-addr>"
+[[ $# -ge 4 ]] || usage_die "ray-worker.sh <head-addr:port> <node-addr> <ray start port options...>"
 head="$1" addr="$2"
+shift 2
 [[ "$head" =~ ^[A-Za-z0-9._-]+:[0-9]+$ ]] || die "head address '$head' is not host:port"
 valid_addr "$addr" || die "node-addr '$addr' is not an address"
+ray_port_options "$@"
 require_root
 require_ray
 
-ray_unit_apply worker --address "$head" --node-ip-address "$addr" --disable-usage-stats "${RAY_FIXED_PORTS[@]}"
+ray_unit_apply worker --address "$head" --node-ip-address "$addr" --disable-usage-stats "$@"
 
 raylet_running() { pgrep -f '/raylet( |$)' >/dev/null 2>&1 || pgrep -x raylet >/dev/null 2>&1; }
 # node_id: this node's id as its raylet logged it ("Setting node ID node_id=<hex>") in the

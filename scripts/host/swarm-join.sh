@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Usage: swarm-join.sh <manager-addr:2377> <advertise-addr>   (join token on STDIN)
+# Usage: swarm-join.sh <manager-addr:port> <advertise-addr> <listen-port>   (join token on STDIN)
+#   (e.g. 10.0.0.12:2377 10.0.0.13 2377; the ports are SwarmCluster's, from ports.ts SWARM_PORTS)
 #
-# Join this engine to the swarm whose manager listens on <manager-addr:2377>, with the
+# Join this engine to the swarm whose manager listens on <manager-addr:port>, with the
 # worker or manager token read from stdin (one line). The token never reaches argv:
 # the join goes to the Engine API (POST /swarm/join) over /var/run/docker.sock with
 # the JSON body on curl's stdin. Nothing happens if this engine is already a member
@@ -13,11 +14,13 @@ set -euo pipefail
 # shellcheck source=common.sh
 source "$(dirname "$0")/common.sh"
 
-[[ $# -eq 2 && "$1" == *:* && -n "$2" ]] ||
-  usage_die "swarm-join.sh <manager-addr:2377> <advertise-addr>  (token on stdin)"
+[[ $# -eq 3 && "$1" == *:* && -n "$2" ]] ||
+  usage_die "swarm-join.sh <manager-addr:port> <advertise-addr> <listen-port>  (token on stdin)"
 manager="$1"
 addr="$2"
+lport="$3"
 [[ "$addr" != *:* ]] || die "advertise-addr must be an address without a port (got '$addr')"
+valid_port "$lport" || die "listen-port '$lport' is not a port"
 require_root
 
 token=""
@@ -39,8 +42,8 @@ join_once() {
   local resp code
   resp="$(mktemp)"
   # printf is a shell builtin: the token goes from memory to curl's stdin only.
-  code="$(printf '{"ListenAddr":"%s:2377","AdvertiseAddr":"%s","RemoteAddrs":["%s"],"JoinToken":"%s"}' \
-    "$addr" "$addr" "$manager" "$token" |
+  code="$(printf '{"ListenAddr":"%s:%s","AdvertiseAddr":"%s","RemoteAddrs":["%s"],"JoinToken":"%s"}' \
+    "$addr" "$lport" "$addr" "$manager" "$token" |
     curl -sS --unix-socket /var/run/docker.sock -o "$resp" -w '%{http_code}' \
       -H 'Content-Type: application/json' --data-binary @- http://localhost/swarm/join)" || code="000"
   if [[ "$code" == "200" ]]; then

@@ -3,9 +3,10 @@
  * the program makes five node containers with @pulumi/docker (orchestration, Ray head, Ray
  * worker, Swarm manager, Swarm worker) and builds the platform on them. The first up deploys the
  * program of the base commit (BASE_COMMIT, the last one before #15's restructure; a checkout of it
- * in the work folder): the preview of this program on that stack must hold no replace and no
- * delete (aliases carry every moved resource), then this program's up, and every test after
- * runs on this program. Asserts the swarm, Ray,
+ * in the work folder, with the scripts of CONTENT_BASE): the preview of this program on that stack,
+ * with the same scripts, must hold no replace and no delete (aliases carry every moved resource);
+ * then this program's up with its own scripts replaces only the remote steps whose scripts changed
+ * and deletes nothing, and every test after runs on this program. Asserts the swarm, Ray,
  * the initial model through the git hooks, predictions and the web page, the printed train
  * command (tune on Ray + promote) under load with zero failed requests and every machine's
  * verdict, a rejected worse model, the registry after rollback -> promote; then the engine's own promises: no changes
@@ -57,8 +58,14 @@ const IMAGES = {
  * repository's history).
  */
 const BASE_COMMIT = process.env.RAYSWARM_E2E_BASE ?? "03aff1e";
-/** What the remote steps carry (bundles, monitoring files): the base program runs with this checkout's copies. */
+/** What the remote steps carry (bundles, monitoring files). */
 const CONTENT_DIRS = ["scripts", "workloads/tuning", "components/monitoring/rules", "components/monitoring/consoles"];
+/**
+ * The content the base deployment runs with: CONTENT_DIRS as of this commit (the last one before
+ * the scripts took their ports as arguments, which the base program does not pass).
+ * RAYSWARM_E2E_CONTENT_BASE overrides it.
+ */
+const CONTENT_BASE = process.env.RAYSWARM_E2E_CONTENT_BASE ?? "0ad8d80";
 /** Operations of a preview step that replace or delete a deployed resource. */
 const REPLACE_OR_DELETE = /replace|delete|discard/;
 
@@ -176,42 +183,51 @@ async function exportModel(dir: string, family: string, params: Record<string, n
   return sh(nodes["ray-head"], `python3 -c 'import json; print(json.load(open("${dir}/model.json"))["version"])'`);
 }
 
-/**
- * The base commit's program in the work folder (`git archive` into a repository of its own, so the
- * checkout of this one is left alone), sharing this checkout's node_modules. Fails naming the fix when the commit is not
- * in the history (a shallow clone).
- */
-function baseProgram(): string {
-  const known = spawnSync("git", ["-C", REPO, "cat-file", "-e", `${BASE_COMMIT}^{commit}`]);
+/** Fails naming the fix when a commit the test upgrades from is not in the history (a shallow clone). */
+function mustKnow(commit: string, what: string, variable: string): void {
+  const known = spawnSync("git", ["-C", REPO, "cat-file", "-e", `${commit}^{commit}`]);
   if (known.status !== 0)
     throw new Error(
-      `the base commit ${BASE_COMMIT} (the deployed program the alias proof upgrades from) is not in ${REPO}'s history: ` +
-        `clone with full history (git fetch --unshallow) or set RAYSWARM_E2E_BASE to a commit that is`,
+      `${what} ${commit} is not in ${REPO}'s history: clone with full history (git fetch --unshallow) or set ${variable} to a commit that is`,
     );
-  const dir = path.join(work, `base-${BASE_COMMIT}`);
+}
+
+/** Writes the tracked files under `rel` of a commit, or of this checkout as on disk (as readBundle reads them), into `dir`. */
+function writeTree(dir: string, from: string | "checkout", rel = "."): void {
+  if (from === "checkout")
+    execFileSync("bash", ["-c", 'git -C "$1" ls-files -z -- "$2" | tar -C "$1" --null -T - -c | tar -x -C "$3"', "tree", REPO, rel, dir]);
+  else execFileSync("bash", ["-c", 'git -C "$1" archive "$2" -- "$3" | tar -x -C "$4"', "tree", REPO, from, rel, dir]);
+}
+
+/**
+ * A program in the work folder: the program (everything but CONTENT_DIRS) of one commit or of this
+ * checkout, with CONTENT_DIRS of another, sharing this checkout's node_modules; a repository of its
+ * own, as the program bundles what git tracks (readBundle: git ls-files).
+ *
+ * The alias proof is about how the program is written, not about what its remote steps run: a
+ * script edited since the base replaces the steps that run it, by design (the script-edit test below
+ * proves it replaces only those). So the base and this program are first compared with the same
+ * content (CONTENT_BASE), and a replace in that preview can only come from the program's own code.
+ */
+function programDir(name: string, program: string | "checkout", content: string | "checkout"): string {
+  const dir = path.join(work, name);
   fs.mkdirSync(dir, { recursive: true });
-  execFileSync("bash", ["-c", 'git -C "$1" archive "$2" | tar -x -C "$3"', "archive", REPO, BASE_COMMIT, dir]);
-  fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
-  // The proof is about how the program is written, not about what its remote steps run: a script
-  // or workload edited since the base replaces the steps that run it, by design (the script-edit
-  // test below proves it replaces only those). So the base runs with this checkout's copies of
-  // the files the remote steps carry (tracked files as on disk, as readBundle reads them), and a
-  // replace in the upgrade preview can only come from the program's own code.
+  writeTree(dir, program);
   for (const rel of CONTENT_DIRS) {
     fs.rmSync(path.join(dir, rel), { recursive: true, force: true });
-    execFileSync("bash", [
-      "-c",
-      'git -C "$1" ls-files -z -- "$2" | tar -C "$1" --null -T - -c | tar -x -C "$3"',
-      "overlay",
-      REPO,
-      rel,
-      dir,
-    ]);
+    writeTree(dir, content, rel);
   }
-  // The program bundles the scripts git tracks (readBundle: git ls-files): a repository of its own.
+  fs.symlinkSync(path.join(REPO, "node_modules"), path.join(dir, "node_modules"));
   execFileSync("git", ["init", "-q", dir]);
   execFileSync("git", ["-C", dir, "add", "-A"]);
   return dir;
+}
+
+/** The base commit's program with CONTENT_BASE's content: what a stack deployed before #15 runs. */
+function baseProgram(): string {
+  mustKnow(BASE_COMMIT, "the base commit (the deployed program the alias proof upgrades from)", "RAYSWARM_E2E_BASE");
+  mustKnow(CONTENT_BASE, "the content base (the scripts the base deployment runs)", "RAYSWARM_E2E_CONTENT_BASE");
+  return programDir(`base-${BASE_COMMIT}`, BASE_COMMIT, CONTENT_BASE);
 }
 
 /** Docker objects of this test's stack (containers, networks, volumes) by label. */
@@ -297,8 +313,15 @@ describe("the whole platform on five node containers made by the program", () =>
     expect(containers.trim().split("\n").sort()).toEqual(Object.values(CONTAINERS).sort());
   });
 
-  test(`this program over the base's deployment: its preview replaces and deletes nothing, then its up`, async () => {
-    const steps = await timed("upgrade preview", () => stack.preview({ showSames: true }));
+  test(`this program over the base's deployment: with the same scripts its preview replaces and deletes nothing; its up replaces only remote steps`, async () => {
+    // 1. The alias proof: this program, with the content the base deployment runs.
+    stack.cwd = programDir("upgrade", "checkout", CONTENT_BASE);
+    let steps: Awaited<ReturnType<PulumiStack["preview"]>>;
+    try {
+      steps = await timed("upgrade preview", () => stack.preview({ showSames: true }));
+    } finally {
+      stack.cwd = REPO;
+    }
     const ops: Record<string, number> = {};
     for (const st of steps) ops[st.op] = (ops[st.op] ?? 0) + 1;
     console.log(`preview of this program over ${BASE_COMMIT}'s deployment: ${JSON.stringify(ops)}`);
@@ -307,8 +330,18 @@ describe("the whole platform on five node containers made by the program", () =>
     expect(steps.filter((st) => REPLACE_OR_DELETE.test(st.op)).map((st) => `${st.op} ${st.urn}`)).toEqual([]);
     expect(ops.same).toBeGreaterThan(70);
 
+    // 2. With this checkout's content: the scripts edited since CONTENT_BASE re-run the steps that
+    // run them (their triggers hold the scripts' hash); nothing else is replaced, nothing deleted.
+    const real = await timed("upgrade preview, this checkout's scripts", () => stack.preview({ showSames: true }));
+    const replaced = real.filter((st) => st.op === "replace");
+    console.log(`with this checkout's scripts: ${replaced.length} remote steps replaced`);
+    expect([...new Set(real.filter((st) => REPLACE_OR_DELETE.test(st.op)).map((st) => st.type))]).toEqual(
+      replaced.length ? ["command:remote:Command"] : [],
+    );
+    expect(real.filter((st) => st.op === "delete")).toEqual([]);
     const r = await timed("upgrade up", () => stack.up());
-    expect(Object.keys(r.summary).filter((op) => REPLACE_OR_DELETE.test(op))).toEqual([]);
+    expect(r.summary.delete ?? 0).toBe(0);
+    expect(r.summary.replace ?? 0).toBe(replaced.length);
     outputs = await stack.outputs();
     expect(outputs.environmentKind).toBe("local");
     expect(String(outputs.modelVersion)).toBe(initialVersion);

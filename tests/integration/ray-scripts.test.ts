@@ -15,6 +15,7 @@
 import { createHash } from "crypto";
 import * as fs from "fs";
 import * as path from "path";
+import { RAY_PORTS, rayStartPortArgs } from "../../components/core/ports";
 import { CACHE, Fleet, Node, REPO, Timings, ensureImages, run } from "./support/nodes";
 
 const REQUIREMENTS = process.env.RAYSWARM_RAY_REQUIREMENTS ?? path.join(REPO, "workloads", "tuning", "requirements.txt");
@@ -88,9 +89,11 @@ test("ray-install refuses a Ray version that clashes with the requirements", asy
 });
 
 test("ray-head + ray-worker form a 2-node cluster; second run changes nothing", async () => {
-  const h = await timings.time("ray-head", () => head.script("ray-head", [head.ip, "6379", "8265"]));
+  const h = await timings.time("ray-head", () =>
+    head.script("ray-head", [head.ip, String(RAY_PORTS.gcs), String(RAY_PORTS.dashboard), ...rayStartPortArgs("head")]),
+  );
   expect(h.changed).toBe(true);
-  const w = await timings.time("ray-worker", () => worker.script("ray-worker", [headAddr, worker.ip]));
+  const w = await timings.time("ray-worker", () => worker.script("ray-worker", [headAddr, worker.ip, ...rayStartPortArgs("worker")]));
   expect(w.changed).toBe(true);
   const wait = await timings.time("ray-wait 2 nodes", () => head.script("ray-wait", [headAddr, "2", "120"]));
   expect(wait.output).toEqual(["nodes=2"]);
@@ -103,17 +106,20 @@ test("ray-head + ray-worker form a 2-node cluster; second run changes nothing", 
   expect((await head.mustExec(["systemctl", "is-enabled", "rayswarm-ray.service"])).trim()).toBe("enabled");
   const unit = await worker.mustExec(["systemctl", "cat", "rayswarm-ray.service"]);
   expect(unit).toContain(`ray start --block --address ${headAddr} --node-ip-address ${worker.ip}`);
+  // the ports of the one table (components/core/ports.ts), as the security rules allow them
+  expect(unit).toContain(`--disable-usage-stats ${rayStartPortArgs("worker").join(" ")}`);
+  expect(rayStartPortArgs("worker")).toEqual(expect.arrayContaining(["--min-worker-port", "10002", "--metrics-export-port", "8090"]));
 
   const again = await timings.time("second run: ray-head, ray-worker, ray-wait", async () => [
-    await head.script("ray-head", [head.ip, "6379", "8265"]),
-    await worker.script("ray-worker", [headAddr, worker.ip]),
+    await head.script("ray-head", [head.ip, String(RAY_PORTS.gcs), String(RAY_PORTS.dashboard), ...rayStartPortArgs("head")]),
+    await worker.script("ray-worker", [headAddr, worker.ip, ...rayStartPortArgs("worker")]),
     await worker.script("ray-wait", [headAddr, "2", "60"]),
   ]);
   expect(again.map((r) => r.changed)).toEqual([false, false, false]);
   expect(again[2].output).toEqual(["nodes=2"]);
 });
 
-// Ray's metrics export (RAY_FIXED_PORTS --metrics-export-port 8090, ray[default]'s metrics
+// Ray's metrics export (rayStartPortArgs: --metrics-export-port 8090, ray[default]'s metrics
 // agent) on both nodes, as the monitoring scrapes it: every node's /metrics, and on the head
 // the autoscaler's ray_cluster_active_nodes (one series per node: RayNodesMissing sums them).
 test("every Ray node exports Prometheus metrics on 8090; the head counts 2 active nodes", async () => {
@@ -143,6 +149,15 @@ test("every Ray node exports Prometheus metrics on 8090; the head counts 2 activ
   // localhost); the cloud's security group is what limits it to the bastion.
   const listening = await worker.mustExec(["ss", "-Hltn"]);
   expect(listening).toMatch(/(0\.0\.0\.0|\*):8090\b/);
+});
+
+test("ray-head and ray-worker refuse port options that are not --<name>-port <port> pairs", async () => {
+  const none = await head.scriptFails("ray-head", [head.ip, String(RAY_PORTS.gcs), String(RAY_PORTS.dashboard)]);
+  expect(none.stderr).toMatch(/usage: ray-head\.sh <bind-addr> <port> <dashboard-port> <ray start port options\.\.\.>/);
+  const bad = await worker.scriptFails("ray-worker", [headAddr, worker.ip, "--node-manager-port", "70000"]);
+  expect(bad.stderr).toMatch(/ray-worker: ERROR: --node-manager-port '70000' is not a port/);
+  const flag = await worker.scriptFails("ray-worker", [headAddr, worker.ip, "--block", "1"]);
+  expect(flag.stderr).toMatch(/ray-worker: ERROR: '--block' is not a ray start port option/);
 });
 
 test("ray-wait fails naming the count it saw", async () => {
@@ -186,10 +201,14 @@ test("without systemd (plain container) ray-head falls back to a detached proces
     if (r.code !== 0) throw new Error(`copying the venv: ${r.stderr}`);
   });
   const addr = `${node.ip}:6379`;
-  const first = await timings.time("ray-head without systemd", () => node.script("ray-head", [node.ip, "6379", "8265"]));
+  const first = await timings.time("ray-head without systemd", () =>
+    node.script("ray-head", [node.ip, String(RAY_PORTS.gcs), String(RAY_PORTS.dashboard), ...rayStartPortArgs("head")]),
+  );
   expect(first.changed).toBe(true);
   expect(first.stderr).toMatch(/no systemd: \(re\)starting Ray head detached/);
-  expect((await node.script("ray-head", [node.ip, "6379", "8265"])).changed).toBe(false);
+  expect(
+    (await node.script("ray-head", [node.ip, String(RAY_PORTS.gcs), String(RAY_PORTS.dashboard), ...rayStartPortArgs("head")])).changed,
+  ).toBe(false);
   expect((await node.script("ray-wait", [addr, "1", "60"])).output).toEqual(["nodes=1"]);
   expect((await node.script("ray-stop")).changed).toBe(true);
   expect((await node.script("ray-stop")).changed).toBe(false);

@@ -8,7 +8,10 @@
  * Pulumi components log in as. Containers, network and volumes are removed afterwards.
  */
 import * as fs from "fs";
+import { SWARM_PORTS } from "../../components/core/ports";
 import { Fleet, Node, REMOTE_SCRIPTS, TINY_IMAGE, Timings, ensureImages, ssh, sshKeyPair } from "./support/nodes";
+
+const MGMT = String(SWARM_PORTS.management);
 
 interface Tokens {
   worker: string;
@@ -71,7 +74,7 @@ test("first run forms a 2-node swarm", async () => {
     for (const r of rs) expect(r.output).toEqual([]);
   });
 
-  const init = await timings.time("swarm-init", () => manager.script("swarm-init", [manager.ip]));
+  const init = await timings.time("swarm-init", () => manager.script("swarm-init", [manager.ip, MGMT]));
   expect(init.changed).toBe(true);
   expect(init.output).toEqual([]);
   expect(init.stdout + init.stderr).not.toMatch(/SWMTKN/);
@@ -88,7 +91,7 @@ test("first run forms a 2-node swarm", async () => {
   expect(tok.stderr).not.toMatch(/SWMTKN/);
 
   const join = await timings.time("swarm-join (token on stdin)", () =>
-    worker.script("swarm-join", [tokens.managerAddr, worker.ip], `${tokens.worker}\n`),
+    worker.script("swarm-join", [tokens.managerAddr, worker.ip, MGMT], `${tokens.worker}\n`),
   );
   expect(join.changed).toBe(true);
   expect(join.stderr).not.toContain(tokens.worker);
@@ -168,9 +171,9 @@ test("second run of every script changes nothing", async () => {
     const again = [
       await manager.script("docker-install"),
       await worker.script("docker-install"),
-      await manager.script("swarm-init", [manager.ip]),
+      await manager.script("swarm-init", [manager.ip, MGMT]),
       await manager.script("swarm-tokens"),
-      await worker.script("swarm-join", [tokens.managerAddr, worker.ip], `${tokens.worker}\n`),
+      await worker.script("swarm-join", [tokens.managerAddr, worker.ip, MGMT], `${tokens.worker}\n`),
       await manager.script("swarm-label", [worker.name, "rayswarm.role=swarm-worker", "rayswarm.serving=true"]),
       await manager.script("swarm-nodes"),
     ];
@@ -183,15 +186,15 @@ test("second run of every script changes nothing", async () => {
 });
 
 test("scripts fail clearly on bad input", async () => {
-  const empty = await worker.scriptFails("swarm-join", [tokens.managerAddr, worker.ip], "");
+  const empty = await worker.scriptFails("swarm-join", [tokens.managerAddr, worker.ip, MGMT], "");
   expect(empty.stderr).toMatch(/rayswarm\[rs-it-swarm-wkr\] swarm-join: ERROR: no join token on stdin/);
-  const other = await worker.scriptFails("swarm-join", ["10.255.255.1:2377", worker.ip], `${tokens.worker}\n`);
+  const other = await worker.scriptFails("swarm-join", ["10.255.255.1:2377", worker.ip, MGMT], `${tokens.worker}\n`);
   expect(other.stderr).toMatch(/already a member of a different swarm/);
   expect(other.stderr).not.toContain(tokens.worker);
   const notMgr = await worker.scriptFails("swarm-tokens");
   expect(notMgr.stderr).toMatch(/swarm worker; run this on a manager/);
   const usage = await manager.scriptFails("swarm-init");
-  expect(usage.stderr).toMatch(/usage: swarm-init.sh <advertise-addr>/);
+  expect(usage.stderr).toMatch(/usage: swarm-init.sh <advertise-addr> <management-port>/);
 });
 
 test("swarm-leave + swarm-node-rm remove the worker, idempotently", async () => {
@@ -211,7 +214,7 @@ test("swarm-leave + swarm-node-rm remove the worker, idempotently", async () => 
       worker,
       "rayswarm",
       key.privateKey,
-      `sudo -n bash ${REMOTE_SCRIPTS}/swarm-join.sh ${tokens.managerAddr} ${worker.ip}`,
+      `sudo -n bash ${REMOTE_SCRIPTS}/swarm-join.sh ${tokens.managerAddr} ${worker.ip} ${MGMT}`,
       `${tokens.worker}\n`,
     ),
   );
@@ -225,7 +228,7 @@ test("swarm-leave + swarm-node-rm remove the worker, idempotently", async () => 
   // stale entry. swarm-label also finds a node by its address.
   await timings.time("stale + live node with the same name: node-rm keeps the live one", async () => {
     expect((await worker.script("swarm-leave")).changed).toBe(true);
-    expect((await worker.script("swarm-join", [tokens.managerAddr, worker.ip], `${tokens.worker}\n`)).changed).toBe(true);
+    expect((await worker.script("swarm-join", [tokens.managerAddr, worker.ip, MGMT], `${tokens.worker}\n`)).changed).toBe(true);
     let named: SwarmNode[] = [];
     for (let i = 0; i < 60; i++) {
       named = (await swarmNodes()).filter((n) => n.hostname === worker.name);
@@ -258,8 +261,8 @@ test("without systemd (plain container) docker-install falls back to a detached 
   expect(first.changed).toBe(true);
   expect(first.stderr).toMatch(/no systemd: starting dockerd detached/);
   expect((await node.script("docker-install")).changed).toBe(false);
-  const init = await node.script("swarm-init", [node.ip]);
+  const init = await node.script("swarm-init", [node.ip, MGMT]);
   expect(init.changed).toBe(true);
-  expect((await node.script("swarm-init", [node.ip])).changed).toBe(false);
+  expect((await node.script("swarm-init", [node.ip, MGMT])).changed).toBe(false);
   plain.cleanup();
 });

@@ -14,6 +14,7 @@ import type { Host } from "../../components/host";
 import type { Role } from "../../stacks/schema";
 import { buildStackFile } from "../../components/serving";
 import { RAY_METRICS_PORT } from "../../components/openstack";
+import { rayStartPortArgs } from "../../components/core/ports";
 import {
   expectationRules,
   hashFiles,
@@ -198,7 +199,11 @@ describe.each([DEV, PROD])("Monitoring on the $stack layout", (l) => {
     }
     const stage = await text(run.byName(`${l.stack}-monitoring-config`).props.stdin);
     // One port, three places: Ray's start line, the security group, the scrape target.
-    expect(fs.readFileSync(path.join(ROOT, "scripts/host/common.sh"), "utf8")).toContain(`--metrics-export-port ${MONITORING_PORTS.ray} `);
+    // (RayCluster passes rayStartPortArgs to ray-head.sh/ray-worker.sh: tests/unit/ray-cluster.test.ts)
+    for (const role of ["head", "worker"] as const)
+      expect(rayStartPortArgs(role).join(" ")).toContain(`--metrics-export-port ${MONITORING_PORTS.ray} `);
+    // ...and no script keeps a port of its own (they get them as arguments)
+    expect(fs.readFileSync(path.join(ROOT, "scripts/host/common.sh"), "utf8")).not.toMatch(/--[a-z-]+-port \d/);
     expect(RAY_METRICS_PORT).toBe(MONITORING_PORTS.ray);
     expect(stage.value).not.toContain("expected_ray_nodes");
     // RayNodesMissing compares Ray's own count with the ray targets (one file per Ray machine).

@@ -67,10 +67,17 @@ describe("a head and three workers", () => {
 
   test("the command lines: the head binds its private address and ports, a worker joins the head's GCS", async () => {
     expect(String((await input(run, "ray-head", "create")).value)).toContain(
-      `bash /opt/rayswarm/current/host/ray-head.sh 10.0.1.1 ${RAY_PORTS.gcs} ${RAY_PORTS.dashboard}`,
+      `bash /opt/rayswarm/current/host/ray-head.sh 10.0.1.1 ${RAY_PORTS.gcs} ${RAY_PORTS.dashboard} ` +
+        `--ray-client-server-port ${RAY_PORTS.client} --node-manager-port ${RAY_PORTS.nodeManager} ` +
+        `--object-manager-port ${RAY_PORTS.objectManager} --min-worker-port 10002 --max-worker-port 10999 ` +
+        `--metrics-export-port 8090 --dashboard-agent-listen-port ${RAY_PORTS.dashboardAgent} ` +
+        `--dashboard-agent-grpc-port ${RAY_PORTS.dashboardAgentGrpc} --runtime-env-agent-port ${RAY_PORTS.runtimeEnvAgent}`,
     );
     const w0 = workers[0].privateAddress as string;
-    expect(String((await input(run, "ray-worker-w-0", "create")).value)).toContain(`host/ray-worker.sh 10.0.1.1:${RAY_PORTS.gcs} ${w0}`);
+    const worker = String((await input(run, "ray-worker-w-0", "create")).value);
+    expect(worker).toContain(`host/ray-worker.sh 10.0.1.1:${RAY_PORTS.gcs} ${w0} --node-manager-port ${RAY_PORTS.nodeManager} `);
+    expect(worker).toContain(`--runtime-env-agent-port ${RAY_PORTS.runtimeEnvAgent}`);
+    expect(worker).not.toContain("--ray-client-server-port"); // the head's only
     expect(String((await input(run, "ray-install-w-0", "create")).value)).toContain(
       `host/ray-install.sh ${RAY_VERSION} /opt/rayswarm/current/tuning/requirements.txt`,
     );

@@ -34,7 +34,10 @@ describe(`three managers and ${N} workers`, () => {
     });
   });
 
-  test("the first manager creates the swarm after Docker; every other node joins after the tokens are read", () => {
+  test("the first manager creates the swarm after Docker; every other node joins after the tokens are read", async () => {
+    expect(String((await input(run, "swarm-init", "create")).value)).toMatch(
+      new RegExp(`host/swarm-init\\.sh 10\\.0\\.2\\.1 ${SWARM_PORTS.management};`),
+    );
     expect(waitsFor(run, "swarm-init", "swarm-docker-m-0")).toBe(true);
     expect(waitsFor(run, "swarm-tokens", "swarm-init")).toBe(true);
     const joins = stepsMatching(run, /^swarm-join-/);
@@ -53,7 +56,9 @@ describe(`three managers and ${N} workers`, () => {
 
   test("a worker joins the first manager's address with the worker token on stdin, a manager with the manager token; both secret", async () => {
     const create = String((await input(run, "swarm-join-w-2", "create")).value);
-    expect(create).toContain(`host/swarm-join.sh 10.0.2.1:${SWARM_PORTS.management} ${workers[2].privateAddress}`);
+    expect(create).toContain(
+      `host/swarm-join.sh 10.0.2.1:${SWARM_PORTS.management} ${workers[2].privateAddress} ${SWARM_PORTS.management}`,
+    );
     const stdin = await input(run, "swarm-join-w-2", "stdin");
     expect(stdin).toEqual({ value: "SWMTKN-1-mockworker\n", secret: true });
     expect(create).not.toContain("SWMTKN");
