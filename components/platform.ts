@@ -6,6 +6,7 @@ import { ROLES, Role } from "./core/roles";
 import { Host, hostsWithRole } from "./core/host";
 import { readBundle } from "./remote";
 import { installBundles } from "./runner";
+import { ChildNames } from "./core/names";
 import { RayCluster } from "./ray";
 import { SwarmCluster, SwarmNode } from "./swarm";
 import { ServingStack } from "./serving";
@@ -83,6 +84,13 @@ export interface PlatformArgs {
   readonly monitoring?: PlatformMonitoringArgs;
 }
 
+/**
+ * The platform on the environment's machines. Named `platform`; its parts `raycluster`, `swarm`,
+ * `serving`, `promotion`, `monitoring` and the bundle steps `bundle-<host key>`. Until 73e9b66
+ * they were named by the stack (`dev`, `dev-raycluster`, `dev-bundle-dev-ray-head`): each part
+ * gets that name as an alias, from which its own children's former names follow
+ * (components/core/names.ts).
+ */
 export class Platform extends pulumi.ComponentResource {
   /** ssh command line per machine name. */
   public readonly sshCommands: pulumi.Output<Record<string, string>>;
@@ -116,15 +124,18 @@ export class Platform extends pulumi.ComponentResource {
 
     const { ray, serving, promotion, monitoring } = args;
     // Every machine but the bastion gets the script bundle, in parallel.
+    const stack = args.stack;
+    const formerly = (part: string) => ({ parent: this, aliases: [{ name: `${stack}-${part}` }] });
     const scripts = installBundles(
-      name,
+      new ChildNames([stack]),
       hosts.filter((x) => x.roles.some((r) => r !== "orchestration")),
       readBundle(args.sourceRoot),
       this,
     );
 
     this.ray = new RayCluster(
-      `${name}-raycluster`,
+      // not `ray`: its steps would read like the machines' (`ray-head` is a machine key)
+      "raycluster",
       {
         head,
         workers: hostsWithRole(hosts, "ray-worker"),
@@ -135,17 +146,17 @@ export class Platform extends pulumi.ComponentResource {
         tuningTimeBudget: ray.tuningTimeBudget,
         jupyter: ray.jupyter,
       },
-      { parent: this },
+      formerly("raycluster"),
     );
     this.swarm = new SwarmCluster(
-      `${name}-swarm`,
+      "swarm",
       { managers: hostsWithRole(hosts, "swarm-manager"), workers: hostsWithRole(hosts, "swarm-worker"), scripts },
-      { parent: this },
+      formerly("swarm"),
     );
 
     const production = [...hostsWithRole(hosts, "swarm-manager"), ...hostsWithRole(hosts, "swarm-worker")];
     this.serving = new ServingStack(
-      `${name}-serving`,
+      "serving",
       {
         manager: this.swarm.leader,
         nodes: production,
@@ -162,11 +173,11 @@ export class Platform extends pulumi.ComponentResource {
         imageTarballs: serving.imageTarballs,
         publicAddress: this.swarm.leader.publicAddress,
       },
-      { parent: this },
+      formerly("serving"),
     );
     // Promotion is wired after serving, so the first model lands on running workers.
     this.promotion = new ModelPromotion(
-      `${name}-promotion`,
+      "promotion",
       {
         development: head,
         production,
@@ -183,7 +194,7 @@ export class Platform extends pulumi.ComponentResource {
         rayAddress: this.ray.address,
         servingPort: serving.port,
       },
-      { parent: this },
+      formerly("promotion"),
     );
     this.webUrl = this.serving.url;
 
@@ -196,7 +207,7 @@ export class Platform extends pulumi.ComponentResource {
           this,
         );
       this.monitoring = new Monitoring(
-        `${name}-monitoring`,
+        "monitoring",
         {
           stack: args.stack,
           orchestration: orchestration[0],
@@ -221,7 +232,7 @@ export class Platform extends pulumi.ComponentResource {
           // requirements pin ray[default,tune] and its dependencies.
           rayMetrics: true,
         },
-        { parent: this },
+        formerly("monitoring"),
       );
     }
 

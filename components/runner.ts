@@ -18,6 +18,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as command from "@pulumi/command";
 import type { Host } from "./host";
+import { ChildNames, nameOf, StepName, withAliases } from "./core/names";
 import { BundleFile, bundleInstaller, stdinInstaller, hashOf, lifecycle, remoteCommand, REMOTE_ROOT, scriptCommand } from "./remote";
 
 type Word = pulumi.Input<string | number>;
@@ -129,7 +130,7 @@ export class HostRunner {
   }
 
   /** `script` with `args` as a step named `name`. */
-  run(name: string, script: string, a: RunArgs = {}): command.remote.Command {
+  run(name: StepName, script: string, a: RunArgs = {}): command.remote.Command {
     const hash = this.set.hashOf(script, a.uses);
     const own = [...(a.triggers ?? [])];
     const values = hash === undefined ? own : a.scriptHashLast ? [...own, hash] : [hash, ...own];
@@ -143,7 +144,7 @@ export class HostRunner {
   }
 
   /** A command line of its own (a program fed on stdin) as a step named `name`. */
-  command(name: string, a: CommandArgs): command.remote.Command {
+  command(name: StepName, a: CommandArgs): command.remote.Command {
     return this.step(name, a, a.create, a.delete, [...(a.triggers ?? [])]);
   }
 
@@ -152,19 +153,21 @@ export class HostRunner {
    * Its inputs carry no script hash, so editing scripts never replaces (and so runs) it.
    */
   undo(
-    name: string,
+    name: StepName,
     script: string,
     a: { readonly args?: readonly (string | number)[]; readonly after?: readonly pulumi.Resource[] } = {},
   ) {
-    return lifecycle(name, this.host.connection, this.set.commandLine(script, a.args ?? []), {
-      parent: this.parent,
-      dependsOn: [...(a.after ?? [this.installed])],
-    });
+    return lifecycle(
+      nameOf(name),
+      this.host.connection,
+      this.set.commandLine(script, a.args ?? []),
+      withAliases(name, { parent: this.parent, dependsOn: [...(a.after ?? [this.installed])] }),
+    );
   }
 
   /** Copies a file to the host (image tarballs), re-copied when `triggers` change. */
   copy(
-    name: string,
+    name: StepName,
     a: {
       readonly source: pulumi.asset.Asset;
       readonly remotePath: string;
@@ -173,14 +176,14 @@ export class HostRunner {
     },
   ): command.remote.CopyToRemote {
     return new command.remote.CopyToRemote(
-      name,
+      nameOf(name),
       { connection: this.host.connection, source: a.source, remotePath: a.remotePath, triggers: [this.host.identity, ...a.triggers] },
-      { parent: this.parent, dependsOn: [...(a.after ?? [this.installed])] },
+      withAliases(name, { parent: this.parent, dependsOn: [...(a.after ?? [this.installed])] }),
     );
   }
 
   private step(
-    name: string,
+    name: StepName,
     a: StepArgs,
     create: pulumi.Input<string>,
     del: pulumi.Input<string> | undefined,
@@ -190,7 +193,7 @@ export class HostRunner {
     const secret = a.secretStdin ? ["stdin"] : [];
     const extra = [...(a.opts?.additionalSecretOutputs ?? []), ...secret.filter((s) => !a.opts?.additionalSecretOutputs?.includes(s))];
     return remoteCommand(
-      name,
+      nameOf(name),
       {
         connection: this.host.connection,
         create,
@@ -199,13 +202,13 @@ export class HostRunner {
         triggers: [...identities, ...values],
         logging: a.logging ?? "stderr",
       },
-      {
+      withAliases(name, {
         parent: this.parent,
         dependsOn: [...(a.after ?? [this.installed])],
         ...(a.opts?.deleteBeforeReplace ? { deleteBeforeReplace: true } : {}),
         ...(a.opts?.ignoreChanges ? { ignoreChanges: a.opts.ignoreChanges } : {}),
         ...(extra.length ? { additionalSecretOutputs: extra } : {}),
-      },
+      }),
     );
   }
 }
@@ -244,10 +247,10 @@ export class HostScripts<S extends ScriptSet = ScriptSet> {
 
 /**
  * Installs the main bundle on every host (in parallel, each after its readiness): one step per
- * host named `<name>-bundle-<host>`, parented under `parent`; the bundle's folder is its hash.
+ * host named `bundle-<host key>` by `names`, parented under `parent`; the bundle's folder is its hash.
  */
 export function installBundles(
-  name: string,
+  names: ChildNames,
   hosts: readonly Host[],
   files: readonly BundleFile[],
   parent: pulumi.Resource,
@@ -255,7 +258,7 @@ export function installBundles(
   const set = new BundleScripts(files);
   const installed: Record<string, pulumi.Resource> = {};
   for (const h of hosts)
-    installed[h.name] = new HostRunner(h, set, h.ready, parent).command(`${name}-bundle-${h.name}`, {
+    installed[h.name] = new HostRunner(h, set, h.ready, parent).command(names.child("bundle", h), {
       create: stdinInstaller(`${REMOTE_ROOT}/bundles`),
       stdin: bundleInstaller(files, set.hash),
       triggers: [set.hash],

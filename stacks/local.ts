@@ -5,17 +5,24 @@
 import { LocalEnvironment } from "../components/local";
 import type { PlatformConfig } from "./config";
 import { addressAt, plannedMachines } from "./topology";
+import { aliasesFrom as formerAliases } from "../components/core";
 
 export { LOCAL_SSH_PORT } from "../components/local";
 
 export function localEnvironment(cfg: PlatformConfig): LocalEnvironment {
-  return new LocalEnvironment(cfg.stack, {
-    machines: plannedMachines(cfg),
-    networkCidr: cfg.networkCidr,
-    gateway: addressAt(cfg.networkCidr, 1),
-    nodeImage: cfg.local.nodeImage,
-    sshUser: cfg.ssh.user,
-    servingPort: cfg.serving.port,
-    pipCache: cfg.local.pipCache,
-  });
+  return new LocalEnvironment(
+    "local",
+    {
+      stack: cfg.stack,
+      machines: plannedMachines(cfg),
+      networkCidr: cfg.networkCidr,
+      gateway: addressAt(cfg.networkCidr, 1),
+      nodeImage: cfg.local.nodeImage,
+      sshUser: cfg.ssh.user,
+      servingPort: cfg.serving.port,
+      pipCache: cfg.local.pipCache,
+    },
+    // Named by the stack until 73e9b66 (components/core/names.ts).
+    { aliases: formerAliases([cfg.stack], "local") },
+  );
 }

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import { OpenStackEnvironment } from "../components/openstack";
 import type { PlatformConfig } from "./config";
+import { aliasesFrom } from "../components/core";
 import { plannedMachines } from "./topology";
 
 export { ROLE_GROUPS } from "../components/openstack";
@@ -46,19 +47,20 @@ function unknownOutput<T>(): pulumi.Output<T> {
 }
 
 export function openstackEnvironment(cfg: PlatformConfig): OpenStackEnvironment {
-  const name = cfg.stack;
+  const stack = cfg.stack;
   if (!cfg.adminCidr) throw new Error("openstackEnvironment: adminCidr is required (validated by stacks/config/)");
   // The default provider, or the placeholder one in a preview without credentials: the
   // environment's children inherit it.
   let opts: pulumi.ComponentResourceOptions = {};
   if (previewWithoutCredentials(cfg)) {
     pulumi.log.info(`no OpenStack credentials: previewing with a placeholder endpoint (${PLACEHOLDER_AUTH_URL}) that is never contacted`);
-    const provider = new openstack.Provider(`${name}-preview-openstack`, { authUrl: PLACEHOLDER_AUTH_URL });
+    const provider = new openstack.Provider("preview-openstack", { authUrl: PLACEHOLDER_AUTH_URL });
     opts = { providers: [provider] };
   }
   return new OpenStackEnvironment(
-    name,
+    "openstack",
     {
+      stack,
       machines: plannedMachines(cfg),
       adminCidr: cfg.adminCidr,
       networkCidr: cfg.networkCidr,
@@ -73,6 +75,7 @@ export function openstackEnvironment(cfg: PlatformConfig): OpenStackEnvironment 
       // deploy: infrastructure creates the machines only: nothing logs in to them.
       checkReady: cfg.deploy === "platform",
     },
-    opts,
+    // Named by the stack until 73e9b66 (components/core/names.ts).
+    { ...opts, aliases: aliasesFrom([stack], "openstack") },
   );
 }

@@ -4,7 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { Platform, PlatformArgs } from "../components/platform";
-import { ROLES, Role } from "../components/core";
+import { aliasesFrom, ROLES, Role } from "../components/core";
 import type { Environment } from "../components/core";
 import { loadPlatformConfig, PlatformConfig } from "./config";
 import { buildEnvironment } from "./index";
@@ -31,7 +31,10 @@ export function program(opts: { sourceRoot?: string } = {}) {
   const config = loadPlatformConfig();
   const environment = buildEnvironment(config);
   if (config.deploy === "infrastructure") return infrastructureOutputs(config.stack, config.environment, environment);
-  const platform = new Platform(config.stack, platformArgs(config, environment, opts.sourceRoot));
+  // Named by the stack until 73e9b66 (components/core/names.ts).
+  const platform = new Platform("platform", platformArgs(config, environment, opts.sourceRoot), {
+    aliases: aliasesFrom([config.stack], "platform"),
+  });
   return {
     environmentKind: config.environment,
     deploy: config.deploy as string,

@@ -12,6 +12,8 @@ export { addressAt, FIRST_HOST } from "./network";
 export interface PlannedMachine {
   /** `${stack}-${role}` or `${stack}-${role}-${i}`: also the hostname. */
   readonly name: string;
+  /** `${role}` or `${role}-${i}`: the machine in logical names (components/core/names.ts). */
+  readonly key: string;
   readonly role: Role;
   /** Index among machines of the same role. */
   readonly index: number;
@@ -28,8 +30,10 @@ export function plannedMachines(cfg: PlatformConfig): PlannedMachine[] {
     if (count > blocks[role].size)
       throw new Error(`plannedMachines: ${count} ${role} machines do not fit in ${cidr} (validated by stacks/config)`);
     for (let i = 0; i < count; i++) {
+      const key = single ? role : `${role}-${i}`;
       out.push({
-        name: single ? `${cfg.stack}-${role}` : `${cfg.stack}-${role}-${i}`,
+        name: `${cfg.stack}-${key}`,
+        key,
         role,
         index: i,
         privateAddress: addressAt(cidr, blocks[role].first + i),

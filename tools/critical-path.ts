@@ -40,8 +40,8 @@ export interface CriticalPath {
 
 export async function criticalPath(label: string, stack: string, config: Record<string, string>): Promise<CriticalPath> {
   const run = await runProgram(stack, config, program);
-  const serving = longestChain(run, run.byName(`${stack}-serving-deploy`));
-  const model = longestChain(run, run.byName(`${stack}-promotion-promote-initial`));
+  const serving = longestChain(run, run.byName("serving-deploy"));
+  const model = longestChain(run, run.byName("promotion-promote-initial"));
   return {
     label,
     machines: run.ofType("openstack:compute/instance:Instance").length,

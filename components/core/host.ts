@@ -8,12 +8,15 @@
 import * as pulumi from "@pulumi/pulumi";
 import type * as command from "@pulumi/command";
 import type { Role } from "./roles";
+import { aliasesOf, formerNames, StepName } from "./names";
 
 export type Connection = command.types.input.remote.ConnectionArgs;
 
 export interface Host {
   /** Unique machine name within the stack, e.g. `dev-swarm-worker-0`; also its hostname. */
   readonly name: string;
+  /** The machine in logical names (components/core/names.ts): its name without the stack, e.g. `swarm-worker-0`. */
+  readonly key: string;
   /** Roles this machine plays. */
   readonly roles: readonly Role[];
   /** Address inside the cluster network: what the other machines use to reach it. */
@@ -75,6 +78,8 @@ export interface Environment {
 export interface MachinePlan {
   /** `${stack}-${role}` or `${stack}-${role}-${i}`: also the hostname. */
   readonly name: string;
+  /** `${role}` or `${role}-${i}`: the machine in logical names. */
+  readonly key: string;
   readonly role: Role;
   /** Index among machines of the same role. */
   readonly index: number;
@@ -83,10 +88,15 @@ export interface MachinePlan {
 }
 
 /**
- * Options for a child an environment component took over from the stack's root (where the
- * environments of 03aff1e and before made it): its old URN is an alias, so a deployed stack
- * neither replaces nor deletes it.
+ * Options for a child of an environment component, named `n`. Until 73e9b66 it was named by
+ * the stack (`dev-net`, `dev-ray-head`: n's aliases), and until 03aff1e it sat at the stack's
+ * root: each former name is an alias both under the environment and at the root, so a deployed
+ * stack neither replaces nor deletes it.
  */
-export function childOfEnvironment<T extends pulumi.ResourceOptions>(parent: pulumi.Resource, opts?: T): T {
-  return { ...opts, parent, aliases: [{ parent: pulumi.rootStackResource }] } as T;
+export function childOfEnvironment<T extends pulumi.ResourceOptions>(parent: pulumi.Resource, n: StepName, opts?: T): T {
+  const former = formerNames({ aliases: aliasesOf(n) });
+  const atRoot = former.length
+    ? former.map((name) => ({ name, parent: pulumi.rootStackResource }))
+    : [{ parent: pulumi.rootStackResource }];
+  return { ...opts, parent, aliases: [...aliasesOf(n), ...atRoot] } as T;
 }

@@ -5,3 +5,4 @@
 export * from "./roles";
 export * from "./ports";
 export * from "./host";
+export * from "./names";

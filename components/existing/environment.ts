@@ -5,6 +5,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { childOfEnvironment, Connection, Environment, Host, SshFiles } from "../core/host";
+import { machineChild } from "../core/names";
 import type { Role } from "../core/roles";
 import { SSH_PORT } from "../core/ports";
 import { sshCommandLine, sshConnection, sshFilesFor } from "../host";
@@ -25,6 +26,8 @@ export interface ExistingMachine {
 }
 
 export interface ExistingEnvironmentArgs {
+  /** The stack: the printed ssh lines' files are named after it. */
+  readonly stack: string;
   /** The machines; the orchestration one (if any) is the jump host for the others. */
   readonly machines: readonly ExistingMachine[];
   /** The private key every machine accepts (a secret). */
@@ -49,7 +52,7 @@ const EXISTING_READY_LINES = [
   "echo ready",
 ];
 
-/** Machines you have, as Hosts. `name` is the stack's name (the printed ssh lines' files are named after it). */
+/** Machines you have, as Hosts: a readiness step per machine, named `<machine>-ready` (the inventory names are the keys). */
 export class ExistingEnvironment extends pulumi.ComponentResource implements Environment {
   public readonly hosts: Host[];
   public readonly bastionAddress: pulumi.Output<string>;
@@ -73,7 +76,7 @@ export class ExistingEnvironment extends pulumi.ComponentResource implements Env
     // With every machine's hostKey listed, the printed ssh lines check them too: they name the
     // stack's known_hosts file (sshKnownHosts, written by the sshSetup line). Without, they stay
     // bare ssh lines (your own known_hosts decides), and sshKnownHosts lists the keys that are given.
-    const files = unchecked.length === 0 ? sshFilesFor(name, { generatedKey: false }) : undefined;
+    const files = unchecked.length === 0 ? sshFilesFor(args.stack, { generatedKey: false }) : undefined;
     /** known_hosts names a machine as ssh reaches it: `address`, or `[address]:port` off port 22. */
     const knownAs = (h: ExistingMachine) => (h.port === SSH_PORT ? h.address : `[${h.address}]:${h.port}`);
     const keyed = args.machines.filter((h) => h.hostKey);
@@ -84,13 +87,15 @@ export class ExistingEnvironment extends pulumi.ComponentResource implements Env
     const makeHost = (h: ExistingMachine, bastion?: Host): Host => {
       const viaBastion = bastion !== undefined;
       const connection = connectionOf(h, viaBastion);
+      const readyName = machineChild({ key: h.name, name: h.name }, "ready");
       const ready = remoteCommand(
-        `${h.name}-ready`,
+        readyName.name,
         { connection, create: existingReadyScript(h.name), triggers: [h.address, h.user, h.port] },
-        childOfEnvironment(this, { dependsOn: bastion ? [bastion.ready] : [] }),
+        childOfEnvironment(this, readyName, { dependsOn: bastion ? [bastion.ready] : [] }),
       );
       return {
         name: h.name,
+        key: h.name,
         roles: h.roles,
         privateAddress: h.privateAddress,
         user: h.user,

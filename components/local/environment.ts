@@ -10,6 +10,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as docker from "@pulumi/docker";
 import * as tls from "@pulumi/tls";
 import { childOfEnvironment, Environment, Host, MachinePlan, SshFiles } from "../core/host";
+import { ChildName, ChildNames, machineChild } from "../core/names";
 import { NODE_CONTAINER } from "../core/node-container";
 import { SSH_PORT } from "../core/ports";
 import { sshCommandLine, sshConnection, sshFilesFor } from "../host";
@@ -20,6 +21,8 @@ export const LOCAL_SSH_PORT = 2222;
 const EXTRA_CA_DIR = "/usr/local/share/ca-certificates";
 
 export interface LocalEnvironmentArgs {
+  /** The stack: it names and labels every Docker object, and the printed ssh lines' files. */
+  readonly stack: string;
   /** The containers to make, one per machine (the first orchestration one is the bastion). */
   readonly machines: readonly MachinePlan[];
   /** The Docker network's subnet, e.g. `10.42.0.0/24`, and its gateway (the subnet's first address). */
@@ -35,7 +38,11 @@ export interface LocalEnvironmentArgs {
   readonly pipCache?: string;
 }
 
-/** Node containers on this machine's Docker engine, as Hosts. `name` is the stack's name: it labels every Docker object. */
+/**
+ * Node containers on this machine's Docker engine, as Hosts. Its children are named by their
+ * part (`net`, `ray-head`, `ray-head-ready`); they were named by the stack until 73e9b66
+ * (components/core/names.ts), and carry those names as aliases.
+ */
 export class LocalEnvironment extends pulumi.ComponentResource implements Environment {
   public readonly hosts: Host[];
   public readonly bastionAddress: pulumi.Output<string>;
@@ -50,22 +57,26 @@ export class LocalEnvironment extends pulumi.ComponentResource implements Enviro
     super("rayswarm:local:LocalEnvironment", name, {}, opts);
     if (!args.machines.some((m) => m.role === "orchestration"))
       throw new pulumi.ResourceError("LocalEnvironment: args.machines needs an orchestration machine (the bastion)", this);
-    const child = (o: pulumi.CustomResourceOptions = {}) => childOfEnvironment(this, o);
+    const stack = args.stack;
+    const names = new ChildNames([stack]);
+    const child = (n: ChildName, o: pulumi.CustomResourceOptions = {}) => childOfEnvironment(this, n, o);
     const user = args.sshUser;
+    const sshKey = names.child("ssh");
     const key = new tls.PrivateKey(
-      `${name}-ssh`,
+      sshKey.name,
       { algorithm: "ED25519" },
-      child({ additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] }),
+      child(sshKey, { additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] }),
     );
     const privateKey = pulumi.secret(key.privateKeyOpenssh);
+    const net = names.child("net");
     const network = new docker.Network(
-      `${name}-net`,
+      net.name,
       {
-        name: `rayswarm-${name}`,
+        name: `rayswarm-${stack}`,
         ipamConfigs: [{ subnet: args.networkCidr, gateway: args.gateway }],
-        labels: [{ label: "rayswarm.stack", value: name }],
+        labels: [{ label: "rayswarm.stack", value: stack }],
       },
-      child(),
+      child(net),
     );
     const caMount = fs.existsSync(EXTRA_CA_DIR) ? [{ hostPath: EXTRA_CA_DIR, containerPath: EXTRA_CA_DIR, readOnly: true }] : [];
 
@@ -73,29 +84,32 @@ export class LocalEnvironment extends pulumi.ComponentResource implements Enviro
     let bastionHostKey: pulumi.Output<string> | undefined;
     const bastionLogin = { user, address: "127.0.0.1", host: "127.0.0.1", port: LOCAL_SSH_PORT, privateKey };
     const knownHosts: pulumi.Output<string>[] = [];
-    const files = sshFilesFor(name);
+    const files = sshFilesFor(stack);
     const hosts: Host[] = [];
     for (const p of args.machines) {
       const isBastion = p.role === "orchestration";
+      const volumeName = machineChild(p, "docker");
       const volume = new docker.Volume(
-        `${p.name}-docker`,
-        { name: `${p.name}-docker`, labels: [{ label: "rayswarm.stack", value: name }] },
-        child(),
+        volumeName.name,
+        { name: `${p.name}-docker`, labels: [{ label: "rayswarm.stack", value: stack }] },
+        child(volumeName),
       );
       // The machine's SSH host key: generated here (a secret), put in the container at creation,
       // and checked on every connection (command provider) and in the printed ssh lines.
+      const hostKeyName = machineChild(p, "host-key");
       const hostKey = new tls.PrivateKey(
-        `${p.name}-host-key`,
+        hostKeyName.name,
         { algorithm: "ED25519" },
-        child({ additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] }),
+        child(hostKeyName, { additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] }),
       );
       const ports = isBastion
         ? [{ internal: SSH_PORT, external: LOCAL_SSH_PORT, ip: "127.0.0.1" }]
         : p.role === "swarm-manager" && p.index === 0
           ? [{ internal: args.servingPort, external: args.servingPort, ip: "127.0.0.1" }]
           : [];
+      const containerName = machineChild(p);
       const container = new docker.Container(
-        p.name,
+        containerName.name,
         {
           name: p.name,
           hostname: p.name,
@@ -116,13 +130,13 @@ export class LocalEnvironment extends pulumi.ComponentResource implements Enviro
           uploads: [{ file: "/etc/ssh/ssh_host_ed25519_key", content: pulumi.secret(hostKey.privateKeyOpenssh), permissions: "0600" }],
           ports,
           labels: [
-            { label: "rayswarm.stack", value: name },
+            { label: "rayswarm.stack", value: stack },
             { label: "rayswarm.role", value: p.role },
           ],
           restart: "unless-stopped",
           mustRun: true,
         },
-        child(),
+        child(containerName),
       );
       const connection = sshConnection({
         host: isBastion ? "127.0.0.1" : p.privateAddress,
@@ -134,17 +148,19 @@ export class LocalEnvironment extends pulumi.ComponentResource implements Enviro
       });
       if (isBastion) bastionHostKey = hostKey.publicKeyOpenssh;
       knownHosts.push(pulumi.interpolate`${isBastion ? `[127.0.0.1]:${LOCAL_SSH_PORT}` : p.privateAddress} ${hostKey.publicKeyOpenssh}`);
+      const readyName = machineChild(p, "ready");
       const ready = remoteCommand(
-        `${p.name}-ready`,
+        readyName.name,
         {
           connection,
           create: "systemctl is-system-running --wait >/dev/null || systemctl --failed --no-legend >&2; echo ready",
           triggers: [container.id],
         },
-        child({ dependsOn: [container, ...(bastion ? [bastion.ready] : [])] }),
+        child(readyName, { dependsOn: [container, ...(bastion ? [bastion.ready] : [])] }),
       );
       const host: Host = {
         name: p.name,
+        key: p.key,
         roles: [p.role],
         privateAddress: p.privateAddress,
         user,

@@ -1,5 +1,6 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { ChildNames } from "../core/names";
 import * as command from "@pulumi/command";
 import { Host, hasRole, sshTunnel } from "../host";
 import { asRoot, sh, stdinInstaller } from "../remote";
@@ -147,6 +148,7 @@ export class Monitoring extends pulumi.ComponentResource {
 
   constructor(name: string, args: MonitoringArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("rayswarm:monitoring:Monitoring", name, {}, opts);
+    const names = ChildNames.of(opts, name);
     const problem = monitoringArgsProblem(args);
     if (problem) throw new pulumi.ResourceError(`Monitoring ${name}: ${problem}`, this);
     const versions = { ...DEFAULT_MONITORING_VERSIONS, ...(args.versions ?? {}) };
@@ -161,7 +163,7 @@ export class Monitoring extends pulumi.ComponentResource {
     const set = monitoringScriptSet(scriptsHash);
     const installed: Record<string, command.remote.Command> = {};
     for (const h of args.hosts)
-      installed[h.name] = new HostRunner(h, set, h.ready, this).command(`${name}-scripts-${h.name}`, {
+      installed[h.name] = new HostRunner(h, set, h.ready, this).command(names.child("scripts", h), {
         create: stdinInstaller(`${MONITORING_ROOT}/scripts.d`),
         stdin: filesInstaller(scripts, `${MONITORING_ROOT}/scripts.d/${scriptsHash}`, MONITORING_SCRIPTS),
         triggers: [scriptsHash],
@@ -175,15 +177,15 @@ export class Monitoring extends pulumi.ComponentResource {
     for (const h of args.hosts) {
       const run = on(h);
       // Delete step: stop what the monitoring started on the machine (packages and data stay).
-      const stop = run.undo(`${name}-stop-${h.name}`, "stop.sh");
-      const exporter = run.run(`${name}-node-exporter-${h.name}`, "node-exporter.sh", {
+      const stop = run.undo(names.child("stop", h), "stop.sh");
+      const exporter = run.run(names.child("node-exporter", h), "node-exporter.sh", {
         args: [h.privateAddress, MONITORING_PORTS.nodeExporter, versions.nodeExporter],
         triggers: [versions.nodeExporter, h.privateAddress],
         after: [stop],
       });
       exporters[h.name] = exporter;
       if (serving && (hasRole(h, "swarm-manager") || hasRole(h, "swarm-worker")))
-        run.run(`${name}-model-metric-${h.name}`, "model-metric.sh", {
+        run.run(names.child("model-metric", h), "model-metric.sh", {
           args: [serving.modelRoot],
           triggers: [serving.modelRoot],
           after: [exporter],
@@ -206,14 +208,14 @@ export class Monitoring extends pulumi.ComponentResource {
       const manager = on(serving.manager);
       // Like the serving stack's Docker secrets: named by their content, triggered only by the
       // manager's identity (a script edit must not replace, and so remove, a config in use).
-      const config = manager.run(`${name}-relay-config`, "swarm-config.sh", {
+      const config = manager.run(names.child("relay-config"), "swarm-config.sh", {
         args: ["create", relayConfigName],
         undo: { script: "swarm-config.sh", args: ["remove", relayConfigName] },
         stdin: relayYaml,
         uses: [],
         after,
       });
-      const secret = manager.run(`${name}-redis-secret`, "swarm-secret.sh", {
+      const secret = manager.run(names.child("redis-secret"), "swarm-secret.sh", {
         args: ["create", secretName],
         undo: { script: "swarm-secret.sh", args: ["remove", secretName] },
         stdin: passwords,
@@ -233,8 +235,8 @@ export class Monitoring extends pulumi.ComponentResource {
           redisPasswordSecretName: n,
         }),
       );
-      const remove = manager.undo(`${name}-stack-rm`, "stack-rm.sh", { args: [monitoringStack], after: [config, secret] });
-      relayReady = manager.run(`${name}-stack-deploy`, "stack-deploy.sh", {
+      const remove = manager.undo(names.child("stack-rm"), "stack-rm.sh", { args: [monitoringStack], after: [config, secret] });
+      relayReady = manager.run(names.child("stack-deploy"), "stack-deploy.sh", {
         args: [monitoringStack, 300],
         stdin: this.stackFile,
         triggers: [this.stackFile.apply(sha)],
@@ -273,12 +275,12 @@ export class Monitoring extends pulumi.ComponentResource {
       return { hash, dir: `${MONITORING_ROOT}/config.d/${hash}`, program: filesInstaller(files, `${MONITORING_ROOT}/config.d/${hash}`) };
     });
     const orchRun = on(orch);
-    const stage = orchRun.command(`${name}-config`, {
+    const stage = orchRun.command(names.child("config"), {
       create: stdinInstaller(`${MONITORING_ROOT}/config.d`),
       stdin: staged.apply((s) => s.program),
       triggers: [staged.apply((s) => s.hash)],
     });
-    this.ready = orchRun.run(`${name}-prometheus`, "prometheus.sh", {
+    this.ready = orchRun.run(names.child("prometheus"), "prometheus.sh", {
       args: [orch.privateAddress, versions.prometheus, versions.alertmanager, retention, staged.apply((s) => s.dir)],
       // The webhook URL only ever travels here, on stdin, as a secret.
       stdin: args.webhookUrl !== undefined ? pulumi.secret(pulumi.output(args.webhookUrl).apply((u) => `${u}\n`)) : "\n",
@@ -304,7 +306,7 @@ export class Monitoring extends pulumi.ComponentResource {
         .apply((address) => machineTargets({ name: h.name, roles: h.roles, address }, { rayMetrics }));
       const paths = machineTargets({ name: h.name, roles: h.roles, address: "" }, { rayMetrics }).map((f) => targetFilePath(f.job, h.name));
       targetLists.push(files.apply((fs) => fs.map((f) => `${f.job} ${(JSON.parse(f.content) as { targets: string[] }[])[0].targets[0]}`)));
-      this.targetSteps[h.name] = orchRun.command(`${name}-target-${h.name}`, {
+      this.targetSteps[h.name] = orchRun.command(names.child("target", h), {
         create: asRoot("bash -s"),
         stdin: files.apply((fs) => targetsWriter(fs, h.name)),
         delete: asRoot(`rm -f ${paths.map(sh).join(" ")}`),

@@ -7,6 +7,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
 import * as tls from "@pulumi/tls";
 import { childOfEnvironment, Environment, MachinePlan, SshFiles } from "../core/host";
+import { aliasesFrom, ChildName, ChildNames, machineChild } from "../core/names";
 import { RAY_WORKER_PORTS } from "../core/ports";
 import type { Role } from "../core/roles";
 import { sshFilesFor } from "../host";
@@ -27,6 +28,8 @@ export const ROLE_GROUPS: Readonly<Record<Role, readonly GroupName[]>> = {
 };
 
 export interface OpenStackEnvironmentArgs {
+  /** The stack: every OpenStack object is named after it (`<stack>-net`, `<stack>-ray-head`). */
+  readonly stack: string;
   /** The VMs to make, one per machine (the orchestration one is the bastion). */
   readonly machines: readonly MachinePlan[];
   /** The only CIDR that may SSH to the bastion (not /0). */
@@ -51,7 +54,11 @@ export interface OpenStackEnvironmentArgs {
   readonly checkReady: boolean;
 }
 
-/** OpenStack VMs as Hosts. `name` is the stack's name: every OpenStack object is named after it. */
+/**
+ * OpenStack VMs as Hosts. Children: `network`, `security`, `ssh`, `keypair`, the server groups
+ * (`ray-workers`) and a Machine per machine key (`ray-head`); named by the stack until 73e9b66
+ * (components/core/names.ts), with those names as aliases.
+ */
 export class OpenStackEnvironment extends pulumi.ComponentResource implements Environment {
   public readonly hosts: Machine[];
   public readonly bastionAddress: pulumi.Output<string>;
@@ -70,28 +77,34 @@ export class OpenStackEnvironment extends pulumi.ComponentResource implements En
     const bastionPlan = args.machines.find((p) => p.role === "orchestration");
     if (!bastionPlan)
       throw new pulumi.ResourceError("OpenStackEnvironment: args.machines needs an orchestration machine (the bastion)", this);
-    const child = (o: pulumi.CustomResourceOptions = {}) => childOfEnvironment(this, o);
+    const stack = args.stack;
+    const names = new ChildNames([stack]);
+    const child = (n: ChildName, o: pulumi.CustomResourceOptions = {}) => childOfEnvironment(this, n, o);
+    // The two components were named by the stack itself (they made `<stack>-net`, `<stack>-ray`).
+    const formerly = (now: string): ChildName => ({ name: now, aliases: aliasesFrom([stack], now) });
 
     const network = new ClusterNetwork(
-      name,
+      "network",
       {
+        stack,
         cidr: args.networkCidr,
         externalNetwork: args.externalNetwork,
         externalNetworkId: args.externalNetworkId,
         dnsNameservers: args.dnsNameservers,
       },
-      child(),
+      child(formerly("network")),
     );
     const groups = new SecurityGroups(
-      name,
+      "security",
       {
+        stack,
         adminCidr: args.adminCidr,
         clusterCidr: args.networkCidr,
         servingPort: args.servingPort,
         rayWorkerPorts: RAY_WORKER_PORTS,
         overlayEncryption: args.overlayEncryption,
       },
-      child(),
+      child(formerly("security")),
     );
 
     let publicKey: pulumi.Input<string>;
@@ -100,19 +113,23 @@ export class OpenStackEnvironment extends pulumi.ComponentResource implements En
       publicKey = args.ssh.publicKey;
       privateKey = args.ssh.privateKey;
     } else {
+      const sshKey = names.child("ssh");
       const key = new tls.PrivateKey(
-        `${name}-ssh`,
+        sshKey.name,
         { algorithm: "ED25519" },
-        child({ additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] }),
+        child(sshKey, { additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] }),
       );
       publicKey = key.publicKeyOpenssh;
       privateKey = pulumi.secret(key.privateKeyOpenssh);
       this.generatedPrivateKey = privateKey;
     }
-    const keypair = new openstack.compute.Keypair(`${name}-keypair`, { name: `${name}-rayswarm`, publicKey }, child());
+    const keypairName = names.child("keypair");
+    const keypair = new openstack.compute.Keypair(keypairName.name, { name: `${stack}-rayswarm`, publicKey }, child(keypairName));
 
-    const serverGroup = (role: string) =>
-      new openstack.compute.ServerGroup(`${name}-${role}s`, { name: `${name}-${role}s`, policies: ["anti-affinity"] }, child());
+    const serverGroup = (role: string) => {
+      const n = names.child(`${role}s`);
+      return new openstack.compute.ServerGroup(n.name, { name: `${stack}-${role}s`, policies: ["anti-affinity"] }, child(n));
+    };
     const serverGroups: Partial<Record<Role, openstack.compute.ServerGroup>> = {
       "swarm-manager": serverGroup("swarm-manager"),
       "swarm-worker": serverGroup("swarm-worker"),
@@ -121,11 +138,12 @@ export class OpenStackEnvironment extends pulumi.ComponentResource implements En
 
     // Every machine's host key is generated (components/openstack/machine.ts): the printed ssh
     // lines name the stack's known_hosts file, and the key file when the key was generated too.
-    const files = sshFilesFor(name, { generatedKey: this.generatedPrivateKey !== undefined });
+    const files = sshFilesFor(stack, { generatedKey: this.generatedPrivateKey !== undefined });
     const machine = (p: MachinePlan, bastion?: Machine) =>
       new Machine(
-        p.name,
+        p.key,
         {
+          hostname: p.name,
           roles: [p.role],
           flavor: args.flavors[p.role],
           image: args.image,
@@ -146,7 +164,7 @@ export class OpenStackEnvironment extends pulumi.ComponentResource implements En
           dependsOn: [network.routerInterface],
           checkReady: args.checkReady,
         },
-        child(),
+        child(machineChild(p)),
       );
 
     const bastion = machine(bastionPlan);

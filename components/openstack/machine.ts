@@ -6,8 +6,11 @@ import type { Role } from "../core/roles";
 import { Connection, Host, SshFiles, sshCommandLine, sshConnection } from "../host";
 import { cloudConfig, renderCloudConfig } from "./cloudinit";
 import { remoteCommand } from "../remote";
+import { ChildNames, withAliases } from "../core/names";
 
 export interface MachineArgs {
+  /** The machine name (`dev-ray-head`): its hostname, the instance's and port's names. */
+  readonly hostname: string;
   /** Roles of the machine (drives packages and groups). */
   readonly roles: readonly Role[];
   /** Flavor name. */
@@ -49,9 +52,14 @@ export interface MachineArgs {
   readonly checkReady?: boolean;
 }
 
-/** One VM: port with a fixed IP, instance with cloud-init, optional floating IP, readiness step. */
+/**
+ * One VM: port with a fixed IP, instance with cloud-init, optional floating IP, readiness step.
+ * Named by the machine's key (`ray-head`), its children `<key>-port`, `<key>-vm`…; until 73e9b66
+ * by the machine name (components/core/names.ts).
+ */
 export class Machine extends pulumi.ComponentResource implements Host {
   public readonly name: string;
+  public readonly key: string;
   public readonly roles: readonly Role[];
   public readonly privateAddress: pulumi.Output<string>;
   public readonly publicAddress?: pulumi.Output<string>;
@@ -67,8 +75,14 @@ export class Machine extends pulumi.ComponentResource implements Host {
   /** Its known_hosts line: the address the connection uses (floating IP for the bastion, else private) and the key. */
   public readonly knownHost: pulumi.Output<string>;
 
-  constructor(name: string, args: MachineArgs, opts: pulumi.ComponentResourceOptions = {}) {
-    super("rayswarm:openstack:Machine", name, {}, opts);
+  constructor(key: string, args: MachineArgs, opts: pulumi.ComponentResourceOptions = {}) {
+    super("rayswarm:openstack:Machine", key, {}, opts);
+    const name = args.hostname;
+    const names = new ChildNames([name], key);
+    const child = <T extends pulumi.CustomResourceOptions>(part: string, o: T) => {
+      const n = names.child(part);
+      return [n.name, withAliases(n, { ...o, parent: this })] as const;
+    };
     if (args.roles.length === 0) throw new pulumi.ResourceError(`Machine ${name}: args.roles must name at least one role`, this);
     if (!args.floatingIpPool && !args.bastion)
       throw new pulumi.ResourceError(
@@ -76,8 +90,9 @@ export class Machine extends pulumi.ComponentResource implements Host {
         this,
       );
 
+    const [portName, portOpts] = child("port", { deleteBeforeReplace: true });
     const port = new openstack.networking.Port(
-      `${name}-port`,
+      portName,
       {
         name: `${name}-port`,
         networkId: args.networkId,
@@ -86,16 +101,13 @@ export class Machine extends pulumi.ComponentResource implements Host {
         securityGroupIds: args.securityGroupIds,
       },
       // A replacement port asks for the same fixed address: the old one must be gone first.
-      { parent: this, deleteBeforeReplace: true },
+      portOpts,
     );
 
     // The machine's SSH host key: generated here (a secret), installed by cloud-init from the
     // user data (itself a secret, since it holds the private key), checked on every connection.
-    const hostKey = new tls.PrivateKey(
-      `${name}-host-key`,
-      { algorithm: "ED25519" },
-      { parent: this, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] },
-    );
+    const [hostKeyName, hostKeyOpts] = child("host-key", { additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] });
+    const hostKey = new tls.PrivateKey(hostKeyName, { algorithm: "ED25519" }, hostKeyOpts);
     const publicHostKey = hostKey.publicKeyOpenssh.apply((k) => k.trim());
     const userData = pulumi.secret(
       pulumi
@@ -103,8 +115,9 @@ export class Machine extends pulumi.ComponentResource implements Host {
         .apply(([privateKey, publicKey]) => renderCloudConfig(cloudConfig(name, args.roles, { privateKey, publicKey }))),
     );
 
+    const [vmName, vmOpts] = child("vm", { dependsOn: args.dependsOn, deleteBeforeReplace: true, additionalSecretOutputs: ["userData"] });
     const instance = new openstack.compute.Instance(
-      `${name}-vm`,
+      vmName,
       {
         name,
         flavorName: args.flavor,
@@ -118,24 +131,18 @@ export class Machine extends pulumi.ComponentResource implements Host {
       // The port (and its fixed address) outlives a replaced instance, and a port is attached
       // to one instance at a time: the old instance must release it before the new one boots.
       // The user data holds the host's private key: the state's copy (the provider keeps a hash) is a secret too.
-      { parent: this, dependsOn: args.dependsOn, deleteBeforeReplace: true, additionalSecretOutputs: ["userData"] },
+      vmOpts,
     );
 
     let host: pulumi.Input<string> = args.privateAddress;
     let publicAddress: pulumi.Output<string> | undefined;
     if (args.floatingIpPool) {
-      const fip = new openstack.networking.FloatingIp(
-        `${name}-fip`,
-        { pool: args.floatingIpPool },
-        { parent: this, dependsOn: args.dependsOn },
-      );
-      const assoc = new openstack.networking.FloatingIpAssociate(
-        `${name}-fip-assoc`,
-        { floatingIp: fip.address, portId: port.id },
-        // Deleting an association clears the floating IP's port whatever it points to: a
-        // create-before-delete replacement would leave the address detached.
-        { parent: this, dependsOn: [instance], deleteBeforeReplace: true },
-      );
+      const [fipName, fipOpts] = child("fip", { dependsOn: args.dependsOn });
+      const fip = new openstack.networking.FloatingIp(fipName, { pool: args.floatingIpPool }, fipOpts);
+      // Deleting an association clears the floating IP's port whatever it points to: a
+      // create-before-delete replacement would leave the address detached.
+      const [assocName, assocOpts] = child("fip-assoc", { dependsOn: [instance], deleteBeforeReplace: true });
+      const assoc = new openstack.networking.FloatingIpAssociate(assocName, { floatingIp: fip.address, portId: port.id }, assocOpts);
       // The address as the association reports it: every SSH connection to it (and through it,
       // for the machines behind the bastion) depends on the association, so `pulumi destroy`
       // keeps the association until the last remote `delete` step has run.
@@ -155,21 +162,23 @@ export class Machine extends pulumi.ComponentResource implements Host {
         : undefined,
     });
 
+    const [readyName, readyOpts] = child("ready", { dependsOn: [instance, ...(args.bastion ? [args.bastion.ready] : [])] });
     this.ready =
       args.checkReady === false
         ? instance
         : remoteCommand(
-            `${name}-ready`,
+            readyName,
             {
               connection,
               create:
                 'cloud-init status --wait >/dev/null || { echo "cloud-init failed on $(hostname)" >&2; cloud-init status --long >&2; exit 1; }',
               triggers: [instance.id],
             },
-            { parent: this, dependsOn: [instance, ...(args.bastion ? [args.bastion.ready] : [])] },
+            readyOpts,
           );
 
     this.name = name;
+    this.key = key;
     this.roles = args.roles;
     this.user = args.user;
     this.privateAddress = pulumi.output(args.privateAddress);

@@ -1,7 +1,10 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
+import { ChildNames, withAliases } from "../core/names";
 
 export interface ClusterNetworkArgs {
+  /** The stack: it names the OpenStack objects (`<stack>-net`). */
+  readonly stack: string;
   /** Private IPv4 CIDR of the cluster subnet, e.g. `10.42.0.0/24`. */
   readonly cidr: string;
   /** Name of the external network the router uplinks to. */
@@ -12,7 +15,10 @@ export interface ClusterNetworkArgs {
   readonly dnsNameservers?: readonly string[];
 }
 
-/** A private network + subnet + router to the external network. */
+/**
+ * A private network + subnet + router to the external network: children `net`, `subnet`,
+ * `router`, `router-if`, named `<stack>-…` until 73e9b66 (components/core/names.ts).
+ */
 export class ClusterNetwork extends pulumi.ComponentResource {
   public readonly networkId: pulumi.Output<string>;
   public readonly subnetId: pulumi.Output<string>;
@@ -29,29 +35,35 @@ export class ClusterNetwork extends pulumi.ComponentResource {
 
     const externalId =
       args.externalNetworkId ?? openstack.networking.getNetworkOutput({ name: args.externalNetwork, external: true }, { parent: this }).id;
-    const network = new openstack.networking.Network(`${name}-net`, { name: `${name}-net`, adminStateUp: true }, { parent: this });
+    const stack = args.stack;
+    const names = new ChildNames([stack]);
+    const child = (part: string) => {
+      const n = names.child(part);
+      return [n.name, withAliases(n, { parent: this })] as const;
+    };
+    const [netName, netOpts] = child("net");
+    const network = new openstack.networking.Network(netName, { name: `${stack}-net`, adminStateUp: true }, netOpts);
+    const [subnetName, subnetOpts] = child("subnet");
     const subnet = new openstack.networking.Subnet(
-      `${name}-subnet`,
+      subnetName,
       {
-        name: `${name}-subnet`,
+        name: `${stack}-subnet`,
         networkId: network.id,
         cidr: args.cidr,
         ipVersion: 4,
         enableDhcp: true,
         dnsNameservers: args.dnsNameservers ? [...args.dnsNameservers] : undefined,
       },
-      { parent: this },
+      subnetOpts,
     );
+    const [routerName, routerOpts] = child("router");
     const router = new openstack.networking.Router(
-      `${name}-router`,
-      { name: `${name}-router`, adminStateUp: true, externalNetworkId: externalId },
-      { parent: this },
+      routerName,
+      { name: `${stack}-router`, adminStateUp: true, externalNetworkId: externalId },
+      routerOpts,
     );
-    this.routerInterface = new openstack.networking.RouterInterface(
-      `${name}-router-if`,
-      { routerId: router.id, subnetId: subnet.id },
-      { parent: this },
-    );
+    const [ifName, ifOpts] = child("router-if");
+    this.routerInterface = new openstack.networking.RouterInterface(ifName, { routerId: router.id, subnetId: subnet.id }, ifOpts);
 
     this.networkId = network.id;
     this.subnetId = subnet.id;

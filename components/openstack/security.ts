@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
+import { ChildNames, withAliases } from "../core/names";
 import { MONITORING_PORTS, RABBITMQ_PORT, RAY_METRICS_PORT, RAY_PORTS, REDIS_PORT, SSH_PORT, SWARM_PORTS } from "../core/ports";
 
 /**
@@ -166,7 +167,10 @@ export function topologyRules(a: TopologyRulesArgs): RuleSpec[] {
   ];
 }
 
-export type SecurityGroupsArgs = TopologyRulesArgs;
+export interface SecurityGroupsArgs extends TopologyRulesArgs {
+  /** The stack: it names the OpenStack groups (`<stack>-ray`). */
+  readonly stack: string;
+}
 
 /** A rule's remote as a name part: its group, `anywhere` for 0.0.0.0/0 and ::/0, else the CIDR slugged. */
 function remoteOf(rule: RuleSpec): string {
@@ -204,7 +208,11 @@ export function ruleKey(rule: RuleSpec): string {
   return `${rule.group}-${slug}-${rule.protocol}${rule.ethertype === "IPv6" ? "-v6" : ""}`;
 }
 
-/** Creates one security group per GroupName with the topology's rules. */
+/**
+ * Creates one security group per GroupName with the topology's rules. Children: the groups by
+ * name (`ray`), the rules by content (`ray-tcp-6379-from-ray`); until 73e9b66 both started with
+ * the stack, and until 03aff1e a rule was named by its description (ruleKey): both are aliases.
+ */
 export class SecurityGroups extends pulumi.ComponentResource {
   /**
    * Security group IDs by name. Each ID waits for its group's rules: a port that uses it
@@ -223,16 +231,19 @@ export class SecurityGroups extends pulumi.ComponentResource {
     if (args.adminCidr.endsWith("/0"))
       throw new pulumi.ResourceError("SecurityGroups: args.adminCidr must not be /0: SSH would be open to the internet", this);
 
+    const stack = args.stack;
+    const former = new ChildNames([stack]);
     const groupNames = GROUP_NAMES;
     const groups = Object.fromEntries(
-      groupNames.map((g) => [
-        g,
-        new openstack.networking.SecGroup(
-          `${name}-${g}`,
-          { name: `${name}-${g}`, description: `rayswarm ${g} (${name})`, deleteDefaultRules: false },
-          { parent: this },
-        ),
-      ]),
+      groupNames.map((g) => {
+        const n = former.child(g);
+        const group = new openstack.networking.SecGroup(
+          n.name,
+          { name: `${stack}-${g}`, description: `rayswarm ${g} (${stack})`, deleteDefaultRules: false },
+          withAliases(n, { parent: this }),
+        );
+        return [g, group];
+      }),
     ) as Record<GroupName, openstack.networking.SecGroup>;
 
     this.rules = topologyRules(args);
@@ -250,7 +261,7 @@ export class SecurityGroups extends pulumi.ComponentResource {
     this.rules.forEach((rule, i) => {
       ruleResources[rule.group].push(
         new openstack.networking.SecGroupRule(
-          `${name}-${names[i]}`,
+          names[i],
           {
             securityGroupId: groups[rule.group].id,
             direction: "ingress",
@@ -262,8 +273,8 @@ export class SecurityGroups extends pulumi.ComponentResource {
             remoteGroupId: rule.remoteGroup ? groups[rule.remoteGroup].id : undefined,
             description: rule.description,
           },
-          // Named by content since #15; the name it had before is an alias (no replacement).
-          { parent: this, aliases: [{ name: `${name}-${formerKeys[i]}` }] },
+          // Named by content since #15, without the stack since 73e9b66: the names it had are aliases.
+          { parent: this, aliases: [{ name: `${stack}-${names[i]}` }, { name: `${stack}-${formerKeys[i]}` }] },
         ),
       );
     });

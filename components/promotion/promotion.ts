@@ -1,5 +1,6 @@
 import * as crypto from "crypto";
 import * as pulumi from "@pulumi/pulumi";
+import { ChildNames, withAliases } from "../core/names";
 import * as tls from "@pulumi/tls";
 import { Host } from "../host";
 import { BundleFile, REMOTE_CURRENT } from "../remote";
@@ -101,6 +102,7 @@ export class ModelPromotion extends pulumi.ComponentResource {
 
   constructor(name: string, args: ModelPromotionArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("rayswarm:promotion:ModelPromotion", name, {}, opts);
+    const names = ChildNames.of(opts, name);
     if (args.production.length === 0)
       throw new pulumi.ResourceError(`ModelPromotion ${name}: args.production must list at least one machine`, this);
     if (args.keepVersions < 2)
@@ -138,10 +140,11 @@ export class ModelPromotion extends pulumi.ComponentResource {
     const promotionFiles = files.filter((f) => f.path.startsWith("promotion/")).map((f) => f.path);
     const gateFiles = files.filter((f) => /^tuning\/(rayswarm_tuning\/|requirements-gate\.txt)/.test(f.path)).map((f) => f.path);
 
+    const deployKey = names.child("deploy-key");
     const key = new tls.PrivateKey(
-      `${name}-deploy-key`,
+      deployKey.name,
       { algorithm: "ED25519" },
-      { parent: this, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] },
+      withAliases(deployKey, { parent: this, additionalSecretOutputs: ["privateKeyOpenssh", "privateKeyPem"] }),
     );
     this.deployPublicKey = key.publicKeyOpenssh;
     this.deployPrivateKey = pulumi.secret(key.privateKeyOpenssh);
@@ -149,7 +152,7 @@ export class ModelPromotion extends pulumi.ComponentResource {
     // Production side, all machines in parallel.
     const productionUses = ["host/common.sh", "host/promotion-production.sh", ...promotionFiles, ...gateFiles];
     const production = prodRuns.map((run) =>
-      run.run(`${name}-production-${run.host.name}`, "host/promotion-production.sh", {
+      run.run(names.child("production", run.host), "host/promotion-production.sh", {
         args: [args.modelRoot, args.keepVersions, evalSetPath, evalSet.sha256, minImprovement],
         stdin: key.publicKeyOpenssh.apply((k) => `${k.trim()}\n`),
         uses: productionUses,
@@ -165,7 +168,7 @@ export class ModelPromotion extends pulumi.ComponentResource {
     // production machine's host key is known, the pushes check them (StrictHostKeyChecking=yes);
     // otherwise the unknown ones are trusted on first use (accept-new) and the known ones checked.
     this.hostKeyChecking = args.production.every((h) => h.hostKey !== undefined) ? "yes" : "accept-new";
-    const development = devRun.run(`${name}-development`, "promotion/setup-development.sh", {
+    const development = devRun.run(names.child("development"), "promotion/setup-development.sh", {
       args: [repoDir],
       env: this.hostKeyChecking === "yes" ? { PROMOTION_STRICT_HOST_KEYS: "yes" } : {},
       stdin: key.privateKeyOpenssh,
@@ -175,7 +178,7 @@ export class ModelPromotion extends pulumi.ComponentResource {
     const knownHosts = args.production.map((h) => {
       if (h.hostKey === undefined) return undefined;
       const address = pulumi.output(h.privateAddress);
-      return devRun.run(`${name}-known-host-${h.name}`, "promotion/known-host.sh", {
+      return devRun.run(names.child("known-host", h), "promotion/known-host.sh", {
         args: ["add", repoDir, address],
         undo: { script: "promotion/known-host.sh", args: ["remove", repoDir, address] },
         // A host key is public: the line goes on stdin (no quoting), not as a secret.
@@ -191,7 +194,7 @@ export class ModelPromotion extends pulumi.ComponentResource {
     const targets = args.production.map((h, i) => {
       const target = pulumi.interpolate`git@${h.privateAddress}`;
       const knownHost = knownHosts[i];
-      return devRun.run(`${name}-target-${h.name}`, "promotion/target.sh", {
+      return devRun.run(names.child("target", h), "promotion/target.sh", {
         args: ["add", repoDir, target],
         undo: { script: "promotion/target.sh", args: ["remove", repoDir, target] },
         peers: [h],
@@ -207,7 +210,7 @@ export class ModelPromotion extends pulumi.ComponentResource {
     let ready: pulumi.Resource = development;
     if (targets.length) ready = targets[targets.length - 1];
     if (args.initialModel) {
-      const initial = devRun.run(`${name}-promote-initial`, "host/promote-once.sh", {
+      const initial = devRun.run(names.child("promote-initial"), "host/promote-once.sh", {
         args: [repoDir, args.initialModel.dir],
         uses: [],
         triggers: [args.initialModel.version],

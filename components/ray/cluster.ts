@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ChildNames } from "../core/names";
 import * as command from "@pulumi/command";
 import { Host, sshTunnel } from "../host";
 import { REMOTE_CURRENT } from "../remote";
@@ -52,6 +53,7 @@ export class RayCluster extends pulumi.ComponentResource {
 
   constructor(name: string, args: RayClusterArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("rayswarm:ray:RayCluster", name, {}, opts);
+    const names = ChildNames.of(opts, name);
     if (!/^\d+\.\d+\.\d+$/.test(args.rayVersion))
       throw new pulumi.ResourceError(
         `RayCluster ${name}: args.rayVersion must be an exact version such as 2.60.0 (got ${args.rayVersion})`,
@@ -80,8 +82,8 @@ export class RayCluster extends pulumi.ComponentResource {
     const installed: Record<string, command.remote.Command> = {};
     for (const h of all) {
       const run = runners[h.name];
-      const stop = run.undo(`${name}-stop-${h.name}`, "host/ray-stop.sh");
-      installed[h.name] = run.run(`${name}-install-${h.name}`, "host/ray-install.sh", {
+      const stop = run.undo(names.child("stop", h), "host/ray-stop.sh");
+      installed[h.name] = run.run(names.child("install", h), "host/ray-install.sh", {
         args: [args.rayVersion, `${REMOTE_CURRENT}/tuning/requirements.txt`],
         uses: installUses,
         triggers: [args.rayVersion],
@@ -89,7 +91,7 @@ export class RayCluster extends pulumi.ComponentResource {
       });
     }
 
-    const head = headRun.run(`${name}-head`, "host/ray-head.sh", {
+    const head = headRun.run(names.child("head"), "host/ray-head.sh", {
       args: [args.head.privateAddress, RAY_PORTS.gcs, RAY_PORTS.dashboard, ...rayStartPortArgs("head")],
       // A new Ray install (version or requirements) restarts Ray too.
       triggers: [installTrigger, args.rayVersion, args.head.privateAddress],
@@ -98,7 +100,7 @@ export class RayCluster extends pulumi.ComponentResource {
 
     // Workers join the head's private address, all in parallel, each after the head is up.
     const workers = args.workers.map((w) =>
-      runners[w.name].run(`${name}-worker-${w.name}`, "host/ray-worker.sh", {
+      runners[w.name].run(names.child("worker", w), "host/ray-worker.sh", {
         args: [gcs, w.privateAddress, ...rayStartPortArgs("worker")],
         peers: [args.head],
         triggers: [installTrigger, args.rayVersion, w.privateAddress],
@@ -110,7 +112,7 @@ export class RayCluster extends pulumi.ComponentResource {
     // scale-out only adds workers, each of whose join waits for itself (ray-worker.sh), so the
     // count in its command line is not a reason to run it again (ignoreChanges).
     const expected = 1 + args.workers.length;
-    this.ready = headRun.run(`${name}-wait`, "host/ray-wait.sh", {
+    this.ready = headRun.run(names.child("wait"), "host/ray-wait.sh", {
       args: [gcs, expected, args.waitSeconds ?? 600],
       after: [head, ...workers],
       opts: { ignoreChanges: ["create"] },
@@ -127,7 +129,7 @@ export class RayCluster extends pulumi.ComponentResource {
     );
 
     if (args.jupyter) {
-      headRun.run(`${name}-jupyter`, "host/jupyter.sh", {
+      headRun.run(names.child("jupyter"), "host/jupyter.sh", {
         args: [JUPYTERLAB_VERSION, JUPYTER_PORT],
         triggers: [JUPYTERLAB_VERSION],
         after: [installed[args.head.name]],
@@ -141,7 +143,7 @@ export class RayCluster extends pulumi.ComponentResource {
     }
 
     if (args.initialTuning ?? true) {
-      const job = headRun.run(`${name}-initial-tuning`, "host/tune-initial.sh", {
+      const job = headRun.run(names.child("initial-tuning"), "host/tune-initial.sh", {
         args: [gcs, INITIAL_MODEL_DIR, args.tuningTrials, args.tuningTimeBudget],
         // The model is made once; later edits to the tuning code don't re-run it (promote new models instead).
         uses: [],

@@ -2,6 +2,7 @@ import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import { ChildNames, withAliases } from "../core/names";
 import * as command from "@pulumi/command";
 import * as random from "@pulumi/random";
 import { Host } from "../host";
@@ -82,6 +83,7 @@ export class ServingStack extends pulumi.ComponentResource {
 
   constructor(name: string, args: ServingStackArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("rayswarm:serving:ServingStack", name, {}, opts);
+    const names = ChildNames.of(opts, name);
     if (args.apiReplicas < 1 || args.workerReplicas < 1)
       throw new pulumi.ResourceError(`ServingStack ${name}: args.apiReplicas and args.workerReplicas must be >= 1`, this);
     if (args.endpointMode === "dnsrr" && args.publishMode === "ingress")
@@ -119,12 +121,14 @@ export class ServingStack extends pulumi.ComponentResource {
     const manager = runners[args.manager.name];
 
     // Credentials: generated, secret end to end.
-    const password = (id: string) =>
-      new random.RandomPassword(
-        `${name}-${id}-password`,
+    const password = (id: string) => {
+      const n = names.child(`${id}-password`);
+      return new random.RandomPassword(
+        n.name,
         { length: 32, special: false },
-        { parent: this, additionalSecretOutputs: ["result"] },
+        withAliases(n, { parent: this, additionalSecretOutputs: ["result"] }),
       );
+    };
     const rabbit = pulumi.secret(password("rabbitmq").result);
     const redis = pulumi.secret(password("redis").result);
     const contents = {
@@ -146,7 +150,7 @@ export class ServingStack extends pulumi.ComponentResource {
 
     // Docker secrets, created from stdin on the manager (never in argv, logs or the stack file).
     const secrets = (Object.keys(contents) as (keyof typeof contents)[]).map((k) =>
-      manager.run(`${name}-secret-${k}`, "host/swarm-secret.sh", {
+      manager.run(names.child("secret", undefined, k), "host/swarm-secret.sh", {
         args: ["create", secretNames[k]],
         undo: { script: "host/swarm-secret.sh", args: ["remove", secretNames[k]] },
         stdin: contents[k],
@@ -162,17 +166,17 @@ export class ServingStack extends pulumi.ComponentResource {
     const prepared: pulumi.Resource[] = [];
     for (const n of args.nodes) {
       const run = runners[n.name];
-      prepared.push(run.run(`${name}-models-${n.name}`, "host/model-root.sh", { args: [args.modelRoot], triggers: [args.modelRoot] }));
+      prepared.push(run.run(names.child("models", n), "host/model-root.sh", { args: [args.modelRoot], triggers: [args.modelRoot] }));
       for (const tar of tarballs) {
         const base = path.basename(tar);
         const remote = `/var/tmp/rayswarm-image-${base}`;
-        const copy = run.copy(`${name}-image-${n.name}-${base}`, {
+        const copy = run.copy(names.child("image", n, base), {
           source: new pulumi.asset.FileAsset(tar),
           remotePath: remote,
           triggers: [tarHash[tar]],
         });
         prepared.push(
-          run.run(`${name}-load-${n.name}-${base}`, "host/image-load.sh", {
+          run.run(names.child("load", n, base), "host/image-load.sh", {
             args: [remote],
             triggers: [tarHash[tar]],
             after: [copy, args.swarmReady],
@@ -199,8 +203,8 @@ export class ServingStack extends pulumi.ComponentResource {
     );
 
     // Undo: remove the stack (before its secrets and before the swarm goes away).
-    const remove = manager.undo(`${name}-stack-rm`, "host/stack-rm.sh", { args: [stack], after: [args.swarmReady, ...secrets] });
-    this.ready = manager.run(`${name}-deploy`, "host/stack-deploy.sh", {
+    const remove = manager.undo(names.child("stack-rm"), "host/stack-rm.sh", { args: [stack], after: [args.swarmReady, ...secrets] });
+    this.ready = manager.run(names.child("deploy"), "host/stack-deploy.sh", {
       args: [stack, args.convergeSeconds ?? 600],
       stdin: stackFile,
       // Re-deploys when the stack file changes (its hash, not its text, is the trigger).

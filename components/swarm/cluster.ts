@@ -1,4 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
+import { ChildNames } from "../core/names";
 import * as command from "@pulumi/command";
 import { Host } from "../host";
 import { BundleScripts, HostScripts } from "../runner";
@@ -49,6 +50,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
 
   constructor(name: string, args: SwarmClusterArgs, opts: pulumi.ComponentResourceOptions = {}) {
     super("rayswarm:swarm:SwarmCluster", name, {}, opts);
+    const names = ChildNames.of(opts, name);
     if (args.managers.length === 0 || args.managers.length % 2 === 0)
       throw new pulumi.ResourceError(
         `SwarmCluster ${name}: args.managers must be an odd number >= 1 (got ${args.managers.length}): an even count cannot keep Raft quorum`,
@@ -65,18 +67,18 @@ export class SwarmCluster extends pulumi.ComponentResource {
 
     // 1. Docker on every node, in parallel.
     const docker: Record<string, command.remote.Command> = {};
-    for (const h of all) docker[h.name] = runners[h.name].run(`${name}-docker-${h.name}`, "host/docker-install.sh");
+    for (const h of all) docker[h.name] = runners[h.name].run(names.child("docker", h), "host/docker-install.sh");
 
     // 2. The first manager creates the swarm on its private address; on delete it leaves last.
-    const firstLeave = leader.undo(`${name}-leave-${first.name}`, "host/swarm-leave.sh", { after: [docker[first.name]] });
-    const init = leader.run(`${name}-init`, "host/swarm-init.sh", {
+    const firstLeave = leader.undo(names.child("leave", first), "host/swarm-leave.sh", { after: [docker[first.name]] });
+    const init = leader.run(names.child("init"), "host/swarm-init.sh", {
       args: [first.privateAddress, SWARM_PORTS.management],
       triggers: [first.privateAddress],
       after: [firstLeave],
     });
 
     // 3. Tokens, read back as secrets (stdout is never logged).
-    const tokens = leader.run(`${name}-tokens`, "host/swarm-tokens.sh", {
+    const tokens = leader.run(names.child("tokens"), "host/swarm-tokens.sh", {
       logging: "none",
       after: [init],
       opts: { additionalSecretOutputs: ["stdout"] },
@@ -97,9 +99,9 @@ export class SwarmCluster extends pulumi.ComponentResource {
     const labelled: command.remote.Command[] = [];
     const joinNode = (h: Host, token: pulumi.Output<string>) => {
       const run = runners[h.name];
-      const slot = leader.undo(`${name}-slot-${h.name}`, "host/swarm-node-rm.sh", { args: [h.name], after: [init] });
-      const leave = run.undo(`${name}-leave-${h.name}`, "host/swarm-leave.sh", { after: [slot, docker[h.name]] });
-      const join = run.run(`${name}-join-${h.name}`, "host/swarm-join.sh", {
+      const slot = leader.undo(names.child("slot", h), "host/swarm-node-rm.sh", { args: [h.name], after: [init] });
+      const leave = run.undo(names.child("leave", h), "host/swarm-leave.sh", { after: [slot, docker[h.name]] });
+      const join = run.run(names.child("join", h), "host/swarm-join.sh", {
         args: [managerAddress, h.privateAddress, SWARM_PORTS.management],
         stdin: token.apply((t) => `${t}\n`),
         secretStdin: true,
@@ -111,7 +113,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
     };
     // Run on the first manager, about the node: the node's identity leads the triggers.
     const label = (h: Host, after: pulumi.Resource[]) =>
-      leader.run(`${name}-label-${h.name}`, "host/swarm-label.sh", {
+      leader.run(names.child("label", h), "host/swarm-label.sh", {
         args: [h.name, ...labelsFor(h)],
         about: h,
         triggers: labelsFor(h),
@@ -123,7 +125,7 @@ export class SwarmCluster extends pulumi.ComponentResource {
 
     // 5. Every node joined: the check runs once when the swarm is made (nothing of the node
     //    list is in its inputs, so adding nodes later only adds their own join + label steps).
-    this.ready = leader.run(`${name}-nodes`, "host/swarm-nodes.sh", { after: labelled });
+    this.ready = leader.run(names.child("nodes"), "host/swarm-nodes.sh", { after: labelled });
     // The node list: each label step prints its node as the manager sees it once labelled.
     this.nodes = pulumi.all(labelled.map((l) => l.stdout)).apply((outs) =>
       outs

@@ -703,7 +703,8 @@ describe("the whole platform on five node containers made by the program", () =>
     expect(notCreate.map((st) => `${st.op} ${st.urn}`)).toEqual([]);
     expect(ops.get("create")).toBeGreaterThan(20);
     const created = steps.filter((st) => st.op === "create").map((st) => st.urn.split("::").pop());
-    expect(created).toEqual(expect.arrayContaining([`${STACK}-ray-worker-1`, `${STACK}-swarm-worker-1`]));
+    // the new containers, by machine key (components/core/names.ts)
+    expect(created).toEqual(expect.arrayContaining(["ray-worker-1", "swarm-worker-1"]));
 
     // Predictions all through the update.
     const body = { features: await features() };
@@ -770,11 +771,14 @@ describe("the whole platform on five node containers made by the program", () =>
         .filter((st) => st.op !== "same")
         .map((st) => `${st.op} ${st.urn.split("::").pop()}`)
         .sort();
+      // steps are named by machine key: the container's name without the stack
+      const key = (container: string) => container.slice(`${STACK}-`.length);
       const bundles = Object.values(CONTAINERS)
         .filter((c) => c !== CONTAINERS.orchestration)
-        .concat([`${STACK}-ray-worker-1`, `${STACK}-swarm-worker-1`])
-        .map((c) => `replace ${STACK}-bundle-${c}`);
-      const workers = [CONTAINERS["ray-worker"], `${STACK}-ray-worker-1`].map((c) => `replace ${STACK}-raycluster-worker-${c}`);
+        .map(key)
+        .concat(["ray-worker-1", "swarm-worker-1"])
+        .map((k) => `replace bundle-${k}`);
+      const workers = [key(CONTAINERS["ray-worker"]), "ray-worker-1"].map((k) => `replace raycluster-worker-${k}`);
       expect(changed).toEqual([...bundles, ...workers].sort());
     } finally {
       stack.cwd = REPO;

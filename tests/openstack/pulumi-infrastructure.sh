@@ -168,8 +168,9 @@ bad = {op: urns for op, urns in ops.items() if op not in ("create", "same")}
 if bad:
     sys.exit(f"FAIL: the scale-out plan does more than create: {bad}")
 created = sorted(ops.get("create", []))
-# the machine (component), its port, its instance and its SSH host key (tls, a secret)
-want = sorted(f"{stack}-ray-worker-1{s}" for s in ("", "-host-key", "-port", "-vm"))
+# the machine (component), its port, its instance and its SSH host key (tls, a secret), by the
+# machine's key (components/core/names.ts; the OpenStack objects are named {stack}-ray-worker-1)
+want = sorted(f"ray-worker-1{s}" for s in ("", "-host-key", "-port", "-vm"))
 if created != want:
     sys.exit(f"FAIL: the scale-out plan creates {created}, want {want}")
 print(f"ok: the scale-out plan only creates: {created}")

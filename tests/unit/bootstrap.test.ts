@@ -18,20 +18,20 @@ describe.each(["dev", "prod"])("cluster bootstrap on the %s stack", (stack) => {
   });
 
   test("Ray workers start after the head is up; swarm joins after the first manager created the swarm", () => {
-    const head = run.byName(`${stack}-raycluster-head`);
-    const workers = cmds(run, new RegExp(`^${stack}-raycluster-worker-`));
+    const head = run.byName("raycluster-head");
+    const workers = cmds(run, /^raycluster-worker-/);
     expect(workers.length).toBe(stack === "dev" ? 1 : 3);
     for (const w of workers) expect(run.dependsOnTransitively(w).has(head)).toBe(true);
-    const tokens = run.byName(`${stack}-swarm-tokens`);
-    const init = run.byName(`${stack}-swarm-init`);
+    const tokens = run.byName("swarm-tokens");
+    const init = run.byName("swarm-init");
     expect(run.dependsOnTransitively(tokens).has(init)).toBe(true);
-    const joins = cmds(run, new RegExp(`^${stack}-swarm-join-`));
+    const joins = cmds(run, /^swarm-join-/);
     expect(joins.length).toBe(stack === "dev" ? 1 : 5); // prod: 2 more managers + 3 workers
     for (const j of joins) expect(run.dependsOnTransitively(j).has(tokens)).toBe(true);
   });
 
   test("siblings bootstrap in parallel: no worker, join or install waits for a sibling", () => {
-    for (const re of [/-raycluster-worker-/, /-swarm-join-/, /-raycluster-install-/, /-swarm-docker-/, /-bundle-/]) {
+    for (const re of [/^raycluster-worker-/, /^swarm-join-/, /^raycluster-install-/, /^swarm-docker-/, /^bundle-/]) {
       const siblings = cmds(run, re);
       expect(siblings.length).toBeGreaterThanOrEqual(stack === "dev" ? 1 : 3);
       for (const a of siblings) {
@@ -49,7 +49,7 @@ describe.each(["dev", "prod"])("cluster bootstrap on the %s stack", (stack) => {
     };
     expect(await pulumi.isSecret(swarm.workerToken)).toBe(true);
     expect(await pulumi.isSecret(swarm.managerToken)).toBe(true);
-    for (const j of cmds(run, /-swarm-join-/)) {
+    for (const j of cmds(run, /^swarm-join-/)) {
       const stdin = await unwrap<string>(j.props.stdin as pulumi.Input<string>);
       expect(stdin.secret).toBe(true);
       expect(stdin.value).toMatch(/^SWMTKN-1-mock(worker|manager)\n$/);
@@ -57,7 +57,7 @@ describe.each(["dev", "prod"])("cluster bootstrap on the %s stack", (stack) => {
       expect(await create(j)).not.toContain("SWMTKN");
     }
     // managers join with the manager token, workers with the worker token
-    for (const j of cmds(run, /-swarm-join-/)) {
+    for (const j of cmds(run, /^swarm-join-/)) {
       const stdin = String((await unwrap(j.props.stdin as pulumi.Input<string>)).value);
       expect(stdin.includes("mockmanager")).toBe(j.name.includes("swarm-manager"));
     }
@@ -74,18 +74,18 @@ describe.each(["dev", "prod"])("cluster bootstrap on the %s stack", (stack) => {
       all.map(async (c) => [c.name, String((await unwrap(c.props.delete as pulumi.Input<string>)).value ?? "")] as const),
     );
     const withDelete = (re: RegExp) => deletes.filter(([n, d]) => re.test(n) && d.length > 0);
-    expect(withDelete(/-swarm-leave-/).every(([, d]) => d.includes("swarm-leave.sh"))).toBe(true);
-    expect(withDelete(/-swarm-slot-/).every(([, d]) => d.includes("swarm-node-rm.sh"))).toBe(true);
-    expect(withDelete(/-raycluster-stop-/).length).toBe(stack === "dev" ? 2 : 4);
+    expect(withDelete(/^swarm-leave-/).every(([, d]) => d.includes("swarm-leave.sh"))).toBe(true);
+    expect(withDelete(/^swarm-slot-/).every(([, d]) => d.includes("swarm-node-rm.sh"))).toBe(true);
+    expect(withDelete(/^raycluster-stop-/).length).toBe(stack === "dev" ? 2 : 4);
     // script-bearing steps carry no destructive delete (a script edit must not undo a node)
     for (const [n, d] of deletes)
-      if (/-(swarm-join-|swarm-init$|raycluster-head$|raycluster-worker-|raycluster-install-)/.test(n))
+      if (/^(swarm-join-|swarm-init$|raycluster-head$|raycluster-worker-|raycluster-install-)/.test(n))
         expect({ n, d }).toEqual({ n, d: "" });
   });
 
   test("the initial tuning job runs on the head after all Ray nodes are up", () => {
-    const job = run.byName(`${stack}-raycluster-initial-tuning`);
-    expect(run.dependsOnTransitively(job).has(run.byName(`${stack}-raycluster-wait`))).toBe(true);
+    const job = run.byName("raycluster-initial-tuning");
+    expect(run.dependsOnTransitively(job).has(run.byName("raycluster-wait"))).toBe(true);
   });
 });
 
@@ -114,8 +114,8 @@ describe("the existing environment", () => {
 
   test("the bastion gets no bundle; every other machine does", () => {
     expect(
-      cmds(run, /-bundle-/)
-        .map((c) => c.name.replace(/^e2e-bundle-/, ""))
+      cmds(run, /^bundle-/)
+        .map((c) => c.name.replace(/^bundle-/, ""))
         .sort(),
     ).toEqual(["head", "mgr0", "rw0", "sw0"]);
   });
@@ -156,9 +156,9 @@ describe("editing a script changes the trigger of exactly the steps that run it"
       const changed = Object.keys(t0)
         .filter((k) => t0[k] !== t1[k])
         .sort();
-      expect(changed).toEqual(["e2e-bundle-head", "e2e-bundle-mgr0", "e2e-bundle-rw0", "e2e-bundle-sw0", "e2e-swarm-join-sw0"]);
+      expect(changed).toEqual(["bundle-head", "bundle-mgr0", "bundle-rw0", "bundle-sw0", "swarm-join-sw0"]);
       // The create commands stay the same (a change there would replace the resource).
-      for (const k of Object.keys(c0)) if (!k.includes("-bundle-")) expect({ k, same: c0[k] === c1[k] }).toEqual({ k, same: true });
+      for (const k of Object.keys(c0)) if (!k.startsWith("bundle-")) expect({ k, same: c0[k] === c1[k] }).toEqual({ k, same: true });
       // Lifecycle steps (whose delete undoes a node) never change.
       for (const k of Object.keys(t0).filter((n) => /-(leave|slot|stop)-/.test(n))) expect(t1[k]).toBe(t0[k]);
     } finally {

@@ -56,7 +56,8 @@ describe.each(["dev", "prod"])("rayswarm:deploy infrastructure (%s)", (stack) =>
     const machines = (
       await unwrap<Record<string, { roles: string[]; privateAddress: string; publicAddress: string }>>(infra.outputs.machines as never)
     ).value!;
-    expect(Object.keys(machines).sort()).toEqual(names(infra, "rayswarm:openstack:Machine"));
+    // keyed by machine name; the Machine components are named by key (`<stack>-<key>` is the machine name)
+    expect(Object.keys(machines).sort()).toEqual(names(infra, "rayswarm:openstack:Machine").map((k) => `${stack}-${k}`));
     expect(machines[`${stack}-orchestration`]).toEqual({
       roles: ["orchestration"],
       privateAddress: expect.stringMatching(/^10\.4[23]\.0\.10$/),

@@ -38,13 +38,13 @@ describe("scale-out only adds resources", () => {
     expect(changed).toEqual([]);
     const added = Object.keys(after).filter((k) => !(k in before));
     // a Ray worker and a Swarm worker: their machines and the steps that configure them
-    expect(added.some((k) => k.endsWith(`${stack}-ray-worker-1`) || k.includes(`${stack}-ray-worker-1-`))).toBe(true);
-    expect(added.some((k) => k.includes(`swarm-join-${stack}-swarm-worker-1`))).toBe(true);
-    expect(added.some((k) => k.includes(`promotion-target-${stack}-swarm-worker-1`))).toBe(true);
+    expect(added.some((k) => k.endsWith("::ray-worker-1") || k.includes("::ray-worker-1-"))).toBe(true);
+    expect(added.some((k) => k.includes("swarm-join-swarm-worker-1"))).toBe(true);
+    expect(added.some((k) => k.includes("promotion-target-swarm-worker-1"))).toBe(true);
     // monitoring: the new machines' exporters and their file_sd target files (Prometheus's config stays)
-    for (const m of [`${stack}-ray-worker-1`, `${stack}-swarm-worker-1`]) {
-      expect(added).toContain(`command:remote:Command::${stack}-monitoring-node-exporter-${m}`);
-      expect(added).toContain(`command:remote:Command::${stack}-monitoring-target-${m}`);
+    for (const m of ["ray-worker-1", "swarm-worker-1"]) {
+      expect(added).toContain(`command:remote:Command::monitoring-node-exporter-${m}`);
+      expect(added).toContain(`command:remote:Command::monitoring-target-${m}`);
     }
   });
 
@@ -108,20 +108,20 @@ describe("the local stack under the real engine's rules", () => {
 
   test("a step that configures a machine carries the machine's container id in its triggers", async () => {
     const perHost: [RegExp, string][] = [
-      [/^local-bundle-local-ray-head$/, "local-ray-head-id"],
-      [/^local-raycluster-install-local-ray-worker-0$/, "local-ray-worker-0-id"],
-      [/^local-raycluster-worker-local-ray-worker-0$/, "local-ray-worker-0-id"],
-      [/^local-swarm-docker-local-swarm-worker-0$/, "local-swarm-worker-0-id"],
-      [/^local-swarm-join-local-swarm-worker-0$/, "local-swarm-worker-0-id"],
-      [/^local-serving-models-local-swarm-worker-0$/, "local-swarm-worker-0-id"],
-      [/^local-promotion-production-local-swarm-worker-0$/, "local-swarm-worker-0-id"],
-      [/^local-promotion-target-local-swarm-worker-0$/, "local-swarm-worker-0-id"],
-      [/^local-serving-deploy$/, "local-swarm-manager-0-id"],
-      [/^local-monitoring-node-exporter-local-swarm-worker-0$/, "local-swarm-worker-0-id"],
-      [/^local-monitoring-model-metric-local-swarm-worker-0$/, "local-swarm-worker-0-id"],
-      [/^local-monitoring-target-local-swarm-worker-0$/, "local-orchestration-id"],
-      [/^local-monitoring-prometheus$/, "local-orchestration-id"],
-      [/^local-monitoring-stack-deploy$/, "local-swarm-manager-0-id"],
+      [/^bundle-ray-head$/, "ray-head-id"],
+      [/^raycluster-install-ray-worker-0$/, "ray-worker-0-id"],
+      [/^raycluster-worker-ray-worker-0$/, "ray-worker-0-id"],
+      [/^swarm-docker-swarm-worker-0$/, "swarm-worker-0-id"],
+      [/^swarm-join-swarm-worker-0$/, "swarm-worker-0-id"],
+      [/^serving-models-swarm-worker-0$/, "swarm-worker-0-id"],
+      [/^promotion-production-swarm-worker-0$/, "swarm-worker-0-id"],
+      [/^promotion-target-swarm-worker-0$/, "swarm-worker-0-id"],
+      [/^serving-deploy$/, "swarm-manager-0-id"],
+      [/^monitoring-node-exporter-swarm-worker-0$/, "swarm-worker-0-id"],
+      [/^monitoring-model-metric-swarm-worker-0$/, "swarm-worker-0-id"],
+      [/^monitoring-target-swarm-worker-0$/, "orchestration-id"],
+      [/^monitoring-prometheus$/, "orchestration-id"],
+      [/^monitoring-stack-deploy$/, "swarm-manager-0-id"],
     ];
     for (const [re, id] of perHost) {
       const found = run.ofType(CMD).filter((c) => re.test(c.name));
@@ -134,9 +134,9 @@ describe("the local stack under the real engine's rules", () => {
   });
 
   test("Docker secrets carry only the manager's identity: no script edit replaces them", () => {
-    const secrets = run.ofType(CMD).filter((c) => c.name.includes("-serving-secret-"));
+    const secrets = run.ofType(CMD).filter((c) => c.name.startsWith("serving-secret-"));
     expect(secrets).toHaveLength(4);
-    for (const s of secrets) expect(s.inputs?.triggers).toEqual(["local-swarm-manager-0-id"]);
+    for (const s of secrets) expect(s.inputs?.triggers).toEqual(["swarm-manager-0-id"]);
   });
 });
 
@@ -147,11 +147,11 @@ describe("triggers come from content", () => {
     const changed = Object.keys(a).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]));
     // 2 production machines x 4 tarballs x (copy + load); the copies' source paths differ too;
     // and both stack files, which name the images by ID: the new images are deployed
-    expect(changed.filter((k) => !/-serving-(image|load)-/.test(k))).toEqual([
-      "command:remote:Command::local-serving-deploy",
-      "command:remote:Command::local-monitoring-stack-deploy",
+    expect(changed.filter((k) => !/::serving-(image|load)-/.test(k))).toEqual([
+      "command:remote:Command::serving-deploy",
+      "command:remote:Command::monitoring-stack-deploy",
     ]);
-    expect(changed.filter((k) => k.includes("-serving-load-"))).toHaveLength(8);
+    expect(changed.filter((k) => k.includes("::serving-load-"))).toHaveLength(8);
   });
 
   test("the bundle is what git tracks: an untracked or ignored file changes no hash; a tracked edit does", () => {

@@ -11,7 +11,15 @@ describe("the local stack: node containers on this Docker engine", () => {
 
   test("five node containers on one network, each with its own /var/lib/docker volume and the flags that work without --privileged", () => {
     const containers = run.ofType("docker:index/container:Container");
+    // Named by machine key (components/core/names.ts); the containers themselves by machine name.
     expect(containers.map((c) => c.name).sort()).toEqual([
+      "orchestration",
+      "ray-head",
+      "ray-worker-0",
+      "swarm-manager-0",
+      "swarm-worker-0",
+    ]);
+    expect(containers.map((c) => c.inputs?.name).sort()).toEqual([
       "local-orchestration",
       "local-ray-head",
       "local-ray-worker-0",
@@ -28,7 +36,7 @@ describe("the local stack: node containers on this Docker engine", () => {
       expect(i.securityOpts).toEqual(["seccomp=unconfined", "apparmor=unconfined", "systempaths=unconfined"]);
       expect(i.tmpfs).toEqual({ "/run": "", "/run/lock": "", "/tmp": "exec,mode=1777" });
       expect((i.volumes as { containerPath: string }[]).map((v) => v.containerPath)).toContain("/var/lib/docker");
-      expect(i.hostname).toBe(c.name);
+      expect(i.hostname).toBe(i.name);
       expect(String((i.envs as string[])[0])).toMatch(/^SSH_AUTHORIZED_KEYS=ssh-ed25519 /);
     }
   });
@@ -40,8 +48,8 @@ describe("the local stack: node containers on this Docker engine", () => {
         ((c.inputs?.ports as { internal: number; external: number; ip: string }[]) ?? []).map((p) => ({ name: c.name, ...p })),
       );
     expect(published).toEqual([
-      { name: "local-orchestration", internal: 22, external: 2222, ip: "127.0.0.1" },
-      { name: "local-swarm-manager-0", internal: 8080, external: 8080, ip: "127.0.0.1" },
+      { name: "orchestration", internal: 22, external: 2222, ip: "127.0.0.1" },
+      { name: "swarm-manager-0", internal: 8080, external: 8080, ip: "127.0.0.1" },
     ]);
   });
 
@@ -49,10 +57,9 @@ describe("the local stack: node containers on this Docker engine", () => {
     for (const c of run.ofType("command:remote:Command").filter((x) => x.name.endsWith("-ready"))) {
       const conn = await unwrap<Record<string, unknown>>(c.props.connection as never);
       expect(conn.secret).toBe(true);
-      if (c.name === "local-orchestration-ready") expect(conn.value).toMatchObject({ host: "127.0.0.1", port: 2222 });
+      if (c.name === "orchestration-ready") expect(conn.value).toMatchObject({ host: "127.0.0.1", port: 2222 });
       else expect(conn.value?.proxy).toMatchObject({ host: "127.0.0.1", port: 2222 });
-      if (c.name !== "local-orchestration-ready")
-        expect(run.dependsOnTransitively(c).has(run.byName("local-orchestration-ready"))).toBe(true);
+      if (c.name !== "orchestration-ready") expect(run.dependsOnTransitively(c).has(run.byName("orchestration-ready"))).toBe(true);
     }
     expect((await unwrap<string>(run.outputs.webUrl as never)).value).toBe("http://127.0.0.1:8080/");
     const copies = run.ofType("command:remote:CopyToRemote");
@@ -64,14 +71,14 @@ describe("the local stack: node containers on this Docker engine", () => {
     const ids: Record<string, string> = Object.assign({}, ...tarballs.map((t) => tarballImages(t)));
     const stackFile = async (step: string) =>
       yaml.load(String((await unwrap(run.byName(step).props.stdin as never)).value)) as { services: Record<string, { image: string }> };
-    const serving = await stackFile("local-serving-deploy");
+    const serving = await stackFile("serving-deploy");
     expect(Object.fromEntries(Object.entries(serving.services).map(([k, v]) => [k, v.image]))).toEqual({
       rabbitmq: ids["rayswarm/rabbitmq:3"],
       redis: ids["rayswarm/redis:7"],
       api: ids["rayswarm/serving:dev"],
       worker: ids["rayswarm/serving:dev"],
     });
-    const monitoring = await stackFile("local-monitoring-stack-deploy");
+    const monitoring = await stackFile("monitoring-stack-deploy");
     for (const svc of Object.values(monitoring.services)) expect(svc.image).toBe(ids["rayswarm/monitoring:2"]);
   });
 });

@@ -41,6 +41,9 @@ interface Layout {
   readonly machines: readonly { name: string; role: Role; address: string }[];
 }
 
+/** A machine's key (its name without the stack): what the steps' names use (components/core/names.ts). */
+const keyOf = (l: Layout, machine: string) => machine.slice(`${l.stack}-`.length);
+
 function layout(stack: string, counts: { ray: number; managers: number; workers: number }): Layout {
   const machines: { name: string; role: Role; address: string }[] = [];
   const add = (role: Role, n: number, single = false) => {
@@ -63,6 +66,7 @@ function hostsOf(l: Layout): Host[] {
     const ready = new command.local.Command(`${m.name}-ready`, { create: "true" });
     return {
       name: m.name,
+      key: keyOf(l, m.name),
       roles: [m.role],
       privateAddress: pulumi.output(m.address),
       user: "debian",
@@ -78,7 +82,7 @@ function programFor(l: Layout, extra: Partial<MonitoringArgs> = {}) {
   return () => {
     const hosts = hostsOf(l);
     const servingReady = new command.local.Command(`${l.stack}-serving-ready`, { create: "true" });
-    const monitoring = new Monitoring(`${l.stack}-monitoring`, {
+    const monitoring = new Monitoring("monitoring", {
       stack: l.stack,
       orchestration: hosts[0],
       hosts,
@@ -151,16 +155,16 @@ describe.each([DEV, PROD])("Monitoring on the $stack layout", (l) => {
 
   test("the component is rayswarm:monitoring:Monitoring with children under it", () => {
     const comp = run.resources.find((r) => r.type === "rayswarm:monitoring:Monitoring")!;
-    expect(comp.name).toBe(`${l.stack}-monitoring`);
+    expect(comp.name).toBe("monitoring");
     for (const c of run.ofType(CMD)) {
       expect(c.parent).toBe(comp.resource);
-      expect(c.name.startsWith(`${l.stack}-monitoring-`)).toBe(true);
+      expect(c.name.startsWith(`monitoring-`)).toBe(true);
     }
   });
 
   /** The target files a machine's target step writes: path -> parsed file_sd groups. */
   const targetFiles = async (machine: string) => {
-    const step = run.byName(`${l.stack}-monitoring-target-${machine}`);
+    const step = run.byName(`monitoring-target-${keyOf(l, machine)}`);
     const program = (await text(step.props.stdin)).value;
     const out: Record<string, { targets: string[]; labels: Record<string, string> }[]> = {};
     for (const m of program.matchAll(/^printf '%s' '([^']*)' > (\S+)\.tmp /gm)) out[m[2]] = JSON.parse(m[1]);
@@ -180,10 +184,10 @@ describe.each([DEV, PROD])("Monitoring on the $stack layout", (l) => {
       expect(files[`/etc/prometheus/targets/node/${m.name}.json`]).toEqual([
         { targets: [`${m.address}:9100`], labels: { instance: m.name, roles: m.role, production: String(m.role.startsWith("swarm-")) } },
       ]);
-      const step = await text(run.byName(`${l.stack}-monitoring-node-exporter-${m.name}`).props.create);
+      const step = await text(run.byName(`monitoring-node-exporter-${keyOf(l, m.name)}`).props.create);
       expect(step.value).toContain(`node-exporter.sh ${m.address} 9100 1.5.0`);
       // The target step runs on the orchestration machine; its delete removes exactly its files.
-      const target = run.byName(`${l.stack}-monitoring-target-${m.name}`);
+      const target = run.byName(`monitoring-target-${keyOf(l, m.name)}`);
       expect(JSON.stringify((await unwrap(target.props.connection as never)).value)).toContain(`"host":"${orchestration().address}"`);
       expect(String(target.props.delete)).toContain(`rm -f ${Object.keys(files).join(" ")}`);
       expect(target.inputs?.triggers).toContain(`${orchestration().name}-id`);
@@ -197,7 +201,7 @@ describe.each([DEV, PROD])("Monitoring on the $stack layout", (l) => {
       if (ray.includes(m)) expect(file?.[0].targets).toEqual([`${m.address}:8090`]);
       else expect(file).toBeUndefined();
     }
-    const stage = await text(run.byName(`${l.stack}-monitoring-config`).props.stdin);
+    const stage = await text(run.byName(`monitoring-config`).props.stdin);
     // One port, three places: Ray's start line, the security group, the scrape target.
     // (RayCluster passes rayStartPortArgs to ray-head.sh/ray-worker.sh: tests/unit/ray-cluster.test.ts)
     for (const role of ["head", "worker"] as const)
@@ -244,13 +248,13 @@ describe.each([DEV, PROD])("Monitoring on the $stack layout", (l) => {
     expect(file.services.relay.ports).toEqual([{ target: 9090, published: 9091, protocol: "tcp", mode: "host" }]);
     expect(file.services["redis-exporter"].ports).toBeUndefined();
     expect(file.services.relay.deploy.placement!.constraints).toEqual([`node.labels.rayswarm.host == ${manager.name}`]);
-    const deploy = run.byName(`${l.stack}-monitoring-stack-deploy`);
+    const deploy = run.byName(`monitoring-stack-deploy`);
     expect(String((await text(deploy.props.create)).value)).toContain("stack-deploy.sh rayswarm-monitoring 300");
   });
 
   test("Prometheus and Alertmanager listen on the orchestration machine's private address; every target is private", async () => {
     const o = orchestration();
-    const step = await text(run.byName(`${l.stack}-monitoring-prometheus`).props.create);
+    const step = await text(run.byName(`monitoring-prometheus`).props.create);
     expect(step.value).toContain(`prometheus.sh ${o.address} 2.42.0 0.25.0 15d /opt/rayswarm/monitoring/config.d/`);
     expect(job("prometheus").static_configs![0].targets).toEqual([`${o.address}:9090`]);
     expect(prom.alerting).toEqual({ alertmanagers: [{ static_configs: [{ targets: [`${o.address}:9093`] }] }] });
@@ -277,12 +281,12 @@ describe.each([DEV, PROD])("Monitoring on the $stack layout", (l) => {
     for (const i of await allInputs(run)) {
       if (!i.value.includes("very-secret-token")) continue;
       expect({ name: i.name, key: i.key, secret: i.secret }).toEqual({
-        name: `${l.stack}-monitoring-prometheus`,
+        name: `monitoring-prometheus`,
         key: "stdin",
         secret: true,
       });
     }
-    const prometheus = await text(run.byName(`${l.stack}-monitoring-prometheus`).props.stdin);
+    const prometheus = await text(run.byName(`monitoring-prometheus`).props.stdin);
     expect(prometheus).toEqual({ value: `${WEBHOOK}\n`, secret: true });
   });
 
@@ -290,12 +294,12 @@ describe.each([DEV, PROD])("Monitoring on the $stack layout", (l) => {
     for (const i of await allInputs(run)) {
       if (!i.value.includes(REDIS_PASSWORD)) continue;
       expect({ name: i.name, key: i.key, secret: i.secret }).toEqual({
-        name: `${l.stack}-monitoring-redis-secret`,
+        name: `monitoring-redis-secret`,
         key: "stdin",
         secret: true,
       });
     }
-    const stdin = await text(run.byName(`${l.stack}-monitoring-redis-secret`).props.stdin);
+    const stdin = await text(run.byName(`monitoring-redis-secret`).props.stdin);
     expect(JSON.parse(stdin.value)).toEqual({ "redis://rayswarm_redis:6379": REDIS_PASSWORD });
     const stack = (await text(run.outputs.stackFile)).value;
     expect(stack).not.toContain(REDIS_PASSWORD);
@@ -303,34 +307,34 @@ describe.each([DEV, PROD])("Monitoring on the $stack layout", (l) => {
   });
 
   test("order: scripts after each host is ready; swarm side after the serving stack; a machine's target after Prometheus and its exporter", () => {
-    const prometheus = run.byName(`${l.stack}-monitoring-prometheus`);
+    const prometheus = run.byName(`monitoring-prometheus`);
     const before = new Set([...run.dependsOnTransitively(prometheus)].map((r) => r.name));
     for (const m of l.machines) {
-      const target = new Set([...run.dependsOnTransitively(run.byName(`${l.stack}-monitoring-target-${m.name}`))].map((r) => r.name));
-      expect(target).toContain(`${l.stack}-monitoring-node-exporter-${m.name}`);
-      expect(target).toContain(`${l.stack}-monitoring-prometheus`);
-      expect(run.dependsOnTransitively(run.byName(`${l.stack}-monitoring-scripts-${m.name}`))).toContain(run.byName(`${m.name}-ready`));
+      const target = new Set([...run.dependsOnTransitively(run.byName(`monitoring-target-${keyOf(l, m.name)}`))].map((r) => r.name));
+      expect(target).toContain(`monitoring-node-exporter-${keyOf(l, m.name)}`);
+      expect(target).toContain(`monitoring-prometheus`);
+      expect(run.dependsOnTransitively(run.byName(`monitoring-scripts-${keyOf(l, m.name)}`))).toContain(run.byName(`${m.name}-ready`));
       // Prometheus itself waits for no other machine (adding one must not touch it).
-      if (m !== orchestration()) expect(before).not.toContain(`${l.stack}-monitoring-node-exporter-${m.name}`);
+      if (m !== orchestration()) expect(before).not.toContain(`monitoring-node-exporter-${keyOf(l, m.name)}`);
     }
-    expect(before).toContain(`${l.stack}-monitoring-node-exporter-${orchestration().name}`);
-    expect(before).toContain(`${l.stack}-monitoring-stack-deploy`);
+    expect(before).toContain(`monitoring-node-exporter-${keyOf(l, orchestration().name)}`);
+    expect(before).toContain(`monitoring-stack-deploy`);
     // Every machine has a delete step that stops what the monitoring started there.
     for (const m of l.machines) {
-      const stop = run.byName(`${l.stack}-monitoring-stop-${m.name}`);
+      const stop = run.byName(`monitoring-stop-${keyOf(l, m.name)}`);
       expect(stop.props.delete).toBe(
         'if [ "$(id -u)" = 0 ]; then bash /opt/rayswarm/monitoring/scripts/stop.sh; else sudo -n bash /opt/rayswarm/monitoring/scripts/stop.sh; fi',
       );
-      expect(run.byName(`${l.stack}-monitoring-node-exporter-${m.name}`).explicitDeps).toContain(stop.resource);
+      expect(run.byName(`monitoring-node-exporter-${keyOf(l, m.name)}`).explicitDeps).toContain(stop.resource);
     }
-    const deployDeps = new Set([...run.dependsOnTransitively(run.byName(`${l.stack}-monitoring-stack-deploy`))].map((r) => r.name));
+    const deployDeps = new Set([...run.dependsOnTransitively(run.byName(`monitoring-stack-deploy`))].map((r) => r.name));
     expect(deployDeps).toContain(`${l.stack}-serving-ready`);
     // Production machines (and only they) report their live model version.
     const model = run.ofType(CMD).filter((c) => c.name.includes("-model-metric-"));
-    expect(model.map((c) => c.name.replace(`${l.stack}-monitoring-model-metric-`, "")).sort()).toEqual(
+    expect(model.map((c) => c.name.replace(`monitoring-model-metric-`, "")).sort()).toEqual(
       l.machines
         .filter((m) => m.role.startsWith("swarm-"))
-        .map((m) => m.name)
+        .map((m) => keyOf(l, m.name))
         .sort(),
     );
   });
@@ -340,6 +344,7 @@ describe("Monitoring args", () => {
   const base = (): MonitoringArgs => {
     const hosts = DEV.machines.map((m) => ({
       name: m.name,
+      key: m.name.slice("dev-".length),
       roles: [m.role],
       privateAddress: m.address,
       user: "debian",
@@ -382,9 +387,9 @@ describe("without Ray metrics (no ray[default] on the Ray machines)", () => {
     const run = await runProgram("dev", {}, programFor(DEV, { rayMetrics: false }));
     const prom = yaml.load((await text(run.outputs.prometheusConfig)).value) as { scrape_configs: Scrape[] };
     expect(prom.scrape_configs.map((j) => j.job_name)).toEqual(["prometheus", "alertmanager", "node", "swarm-relay"]);
-    const stage = await text(run.byName("dev-monitoring-config").props.stdin);
+    const stage = await text(run.byName("monitoring-config").props.stdin);
     expect(stage.value).not.toContain("expected_ray_nodes");
-    const head = await text(run.byName("dev-monitoring-target-dev-ray-head").props.stdin);
+    const head = await text(run.byName("monitoring-target-ray-head").props.stdin);
     expect(head.value).toContain("/etc/prometheus/targets/node/dev-ray-head.json");
     expect(head.value).not.toContain("/targets/ray/");
   });
@@ -405,8 +410,8 @@ describe("scale-out", () => {
       Object.keys(after)
         .filter((k) => !(k in before))
         .sort(),
-    ).toEqual(["node-exporter", "scripts", "stop", "target"].map((s) => `dev-monitoring-${s}-dev-ray-worker-1`));
-    const target = after["dev-monitoring-target-dev-ray-worker-1"];
+    ).toEqual(["node-exporter", "scripts", "stop", "target"].map((s) => `monitoring-${s}-ray-worker-1`));
+    const target = after["monitoring-target-ray-worker-1"];
     expect(target).toContain("/etc/prometheus/targets/ray/dev-ray-worker-1.json");
     expect(target).toContain("10.42.0.98:8090");
   });
@@ -427,7 +432,7 @@ describe("scale-out", () => {
       Object.keys(after)
         .filter((k) => !(k in before))
         .sort(),
-    ).toEqual(["model-metric", "node-exporter", "scripts", "stop", "target"].map((s) => `dev-monitoring-${s}-dev-swarm-worker-1`));
+    ).toEqual(["model-metric", "node-exporter", "scripts", "stop", "target"].map((s) => `monitoring-${s}-swarm-worker-1`));
   });
 });
 

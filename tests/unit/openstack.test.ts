@@ -81,12 +81,7 @@ describe.each([
         .ofType(T.fip)
         .map((f) => f.name)
         .sort(),
-    ).toEqual(
-      [
-        `${stack}-orchestration-fip`,
-        ...Array.from({ length: expectedRoles["swarm-manager"] }, (_, i) => `${stack}-swarm-manager-${i}-fip`),
-      ].sort(),
-    );
+    ).toEqual(["orchestration-fip", ...Array.from({ length: expectedRoles["swarm-manager"] }, (_, i) => `swarm-manager-${i}-fip`)].sort());
     expect(run.ofType(T.keypair)).toHaveLength(1);
     expect(run.ofType(T.group)).toHaveLength(6);
     expect(run.ofType("openstack:networking/network:Network")).toHaveLength(1);
@@ -167,7 +162,7 @@ describe.each([
     const groupName = new Map(run.ofType(T.group).map((g) => [`${g.name}-id`, g.name.replace(`${stack}-`, "")]));
     for (const p of run.ofType(T.port)) {
       const groups = (p.inputs?.securityGroupIds as string[]).map((id) => groupName.get(id));
-      const isBastion = p.name === `${stack}-orchestration-port`;
+      const isBastion = p.name === "orchestration-port";
       expect(groups.includes("bastion")).toBe(isBastion);
       expect(groups.includes("internal")).toBe(!isBastion);
       expect(groups.includes("serving")).toBe(/swarm-(manager|worker)/.test(p.name));
@@ -185,9 +180,10 @@ describe.each([
   });
 
   test("SSH host keys: one per machine, installed by its (secret) user data, checked on every connection and jump, in known_hosts", async () => {
-    const names = run.ofType(T.instance).map((i) => String(i.inputs?.name));
+    // by machine key (the instances are named by machine name, `<stack>-<key>`)
+    const names = run.ofType(T.instance).map((i) => String(i.inputs?.name).slice(`${stack}-`.length));
     expect(names).toHaveLength(Object.values(expectedRoles).reduce((a, b) => a + b, 0));
-    const bastion = `${stack}-orchestration`;
+    const bastion = "orchestration";
     const hostKey: Record<string, string> = {};
     const addressOf: Record<string, string> = {};
     for (const m of names) {
@@ -250,7 +246,7 @@ describe.each([
     // Steps on the orchestration machine itself: its readiness, and the monitoring's there
     // (Prometheus, its config and the machines' target files, its own exporter).
     const onBastion = new RegExp(
-      `^${stack}-(orchestration-ready|monitoring-(config|prometheus|target-.+|(scripts|stop|node-exporter)-${stack}-orchestration))$`,
+      `^(orchestration-ready|monitoring-(config|prometheus|target-.+|(scripts|stop|node-exporter)-orchestration))$`,
     );
     for (const c of run.ofType(T.ready)) {
       const conn = (await unwrap<Record<string, unknown>>(c.props.connection as never)).value!;
@@ -266,15 +262,15 @@ describe.each([
 
   test("managers and workers sit in anti-affinity server groups", () => {
     const groups = run.ofType(T.serverGroup);
-    expect(groups.map((g) => g.name).sort()).toEqual([`${stack}-ray-workers`, `${stack}-swarm-managers`, `${stack}-swarm-workers`]);
+    expect(groups.map((g) => g.name).sort()).toEqual(["ray-workers", "swarm-managers", "swarm-workers"]);
     for (const g of groups) expect(g.inputs?.policies).toEqual(["anti-affinity"]);
     const managers = run.ofType(T.instance).filter((i) => i.name.includes("swarm-manager"));
-    for (const m of managers) expect(m.inputs?.schedulerHints).toEqual([{ group: `${stack}-swarm-managers-id` }]);
+    for (const m of managers) expect(m.inputs?.schedulerHints).toEqual([{ group: "swarm-managers-id" }]);
   });
 
   test("siblings are independent: no machine of a role waits for another of the same role", () => {
     const roleMachines = (role: string) =>
-      run.resources.filter((r) => r.type === "rayswarm:openstack:Machine" && new RegExp(`-${role}-\\d+$`).test(r.name));
+      run.resources.filter((r) => r.type === "rayswarm:openstack:Machine" && new RegExp(`^${role}-\\d+$`).test(r.name));
     for (const role of ["ray-worker", "swarm-manager", "swarm-worker"]) {
       const siblings = roleMachines(role);
       expect(siblings.length).toBe(expectedRoles[role as keyof typeof expectedRoles]);
@@ -295,7 +291,7 @@ describe.each([
   });
 
   test("every machine's readiness waits for the bastion's", () => {
-    const bastionReady = run.byName(`${stack}-orchestration-ready`);
+    const bastionReady = run.byName("orchestration-ready");
     for (const c of run.ofType(T.ready).filter((x) => x !== bastionReady)) {
       expect(run.dependsOnTransitively(c).has(bastionReady)).toBe(true);
     }
@@ -309,7 +305,7 @@ describe.each([
     const bastion = ssh[`${stack}-orchestration`];
     expect(bastion).toMatch(new RegExp(String.raw`^ssh ${files} debian@198\.51\.100\.\d+$`));
     const bastionAddress = bastion.split("@")[1];
-    const head = run.byName(`${stack}-ray-head-port`).inputs?.fixedIps as { ipAddress: string }[];
+    const head = run.byName("ray-head-port").inputs?.fixedIps as { ipAddress: string }[];
     expect(ssh[`${stack}-ray-head`]).toBe(
       `ssh ${files} -o ProxyCommand="ssh ${files} -W %h:%p debian@${bastionAddress}" debian@${head[0].ipAddress}`,
     );
@@ -344,9 +340,9 @@ describe.each([
     for (const p of run.ofType(T.port))
       expect({ port: p.name, rayHead: groupsOf(p.name).includes("ray-head") }).toEqual({
         port: p.name,
-        rayHead: p.name === `${stack}-ray-head-port`,
+        rayHead: p.name === "ray-head-port",
       });
-    expect(groupsOf(`${stack}-ray-head-port`)).toEqual(expect.arrayContaining(["internal", "ray", "ray-head"]));
+    expect(groupsOf("ray-head-port")).toEqual(expect.arrayContaining(["internal", "ray", "ray-head"]));
     for (const p of run.ofType(T.port).filter((x) => /swarm-(manager|worker)/.test(x.name))) expect(groupsOf(p.name)).toContain("swarm");
   });
 
@@ -414,7 +410,7 @@ describe.each([
   });
 
   test("destroy order: every remote command reaches the machines through the bastion's floating-IP association", () => {
-    const assoc = run.byName(`${stack}-orchestration-fip-assoc`);
+    const assoc = run.byName("orchestration-fip-assoc");
     const remote = run.ofType(T.ready).concat(run.ofType("command:remote:CopyToRemote"));
     expect(remote.length).toBeGreaterThan(10);
     for (const c of remote)
@@ -445,7 +441,7 @@ describe.each(["dev", "prod"])("replacements on OpenStack (%s)", (stack) => {
   test("the host keys' private halves and the instances' user data are secret outputs in the state", () => {
     const instances = run.ofType(T.instance);
     for (const i of instances) {
-      const machine = String(i.inputs?.name);
+      const machine = String(i.inputs?.name).slice(`${stack}-`.length); // its key, in its children's names
       expect({ vm: i.name, secret: options.get(i.name)?.additionalSecretOutputs }).toEqual({
         vm: i.name,
         secret: expect.arrayContaining(["userData"]),
@@ -514,12 +510,12 @@ test("a configured public key is used instead of a generated one (and no key out
   );
   // no login key is generated: the keys made are the machines' host keys and the promotion deploy key
   expect(run.ofType("tls:index/privateKey:PrivateKey").map((k) => k.name)).toEqual([
-    "dev-orchestration-host-key",
-    "dev-ray-head-host-key",
-    "dev-ray-worker-0-host-key",
-    "dev-swarm-manager-0-host-key",
-    "dev-swarm-worker-0-host-key",
-    "dev-promotion-deploy-key",
+    "orchestration-host-key",
+    "ray-head-host-key",
+    "ray-worker-0-host-key",
+    "swarm-manager-0-host-key",
+    "swarm-worker-0-host-key",
+    "promotion-deploy-key",
   ]);
   expect(run.ofType(T.keypair)[0].inputs?.publicKey).toBe("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIown me@laptop");
   expect(run.outputs.sshPrivateKey).toBe("(your configured key)");

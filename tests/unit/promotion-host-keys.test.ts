@@ -40,21 +40,21 @@ async function knownHostsOf(run: RunResult): Promise<Map<string, string>> {
 async function expectKnownHostSteps(
   run: RunResult,
   options: Map<string, pulumi.CustomResourceOptions>,
-  stack: string,
+  _stack: string,
   keyOf: (machine: string, address: string) => string | undefined,
 ): Promise<{ checked: string[]; unchecked: string[] }> {
-  const development = run.byName(`${stack}-promotion-development`);
+  const development = run.byName(`promotion-development`);
   const devConnection = (await unwrap<Record<string, unknown>>(development.props.connection as never)).value!;
-  const production = run.ofType(CMD).filter((c) => c.name.startsWith(`${stack}-promotion-production-`));
+  const production = run.ofType(CMD).filter((c) => c.name.startsWith(`promotion-production-`));
   expect(production.length).toBeGreaterThan(0);
   const checked: string[] = [];
   const unchecked: string[] = [];
   for (const p of production) {
-    const machine = p.name.slice(`${stack}-promotion-production-`.length);
-    const target = run.byName(`${stack}-promotion-target-${machine}`);
+    const machine = p.name.slice(`promotion-production-`.length);
+    const target = run.byName(`promotion-target-${machine}`);
     const address = /target\.sh add \S+ git@([^\s;]+)/.exec(String(await text(target.props.create)))![1];
     const key = keyOf(machine, address);
-    const found = run.ofType(CMD).filter((c) => c.name === `${stack}-promotion-known-host-${machine}`);
+    const found = run.ofType(CMD).filter((c) => c.name === `promotion-known-host-${machine}`);
     if (key === undefined) {
       expect({ machine, steps: found.length }).toEqual({ machine, steps: 0 });
       unchecked.push(machine);
@@ -85,13 +85,13 @@ async function expectKnownHostSteps(
 }
 
 /** Each known-host step carries the public half of the host key the program made for that machine (and put on it). */
-async function expectTheMachinesOwnKeys(run: RunResult, stack: string, machines: string[]): Promise<void> {
+async function expectTheMachinesOwnKeys(run: RunResult, _stack: string, machines: string[]): Promise<void> {
   const keys = new Set<string>();
   for (const m of machines) {
     const generated = run.byName(`${m}-host-key`);
     expect(generated.inputs?.algorithm).toBe("ED25519");
     const pub = String(await text((generated.resource as unknown as { publicKeyOpenssh: pulumi.Output<string> }).publicKeyOpenssh));
-    const stdin = String(await text(run.byName(`${stack}-promotion-known-host-${m}`).props.stdin));
+    const stdin = String(await text(run.byName(`promotion-known-host-${m}`).props.stdin));
     expect({ m, stdin }).toEqual({ m, stdin: `${pub.trim()}\n` });
     keys.add(stdin);
   }
@@ -99,8 +99,8 @@ async function expectTheMachinesOwnKeys(run: RunResult, stack: string, machines:
 }
 
 /** The development step's command line and whether its stdin (the deploy key) is a secret. */
-async function developmentStep(run: RunResult, stack: string) {
-  const dev = run.byName(`${stack}-promotion-development`);
+async function developmentStep(run: RunResult, _stack: string) {
+  const dev = run.byName(`promotion-development`);
   const stdin = await unwrap<string>(dev.props.stdin as pulumi.Input<string>);
   return { create: String(await text(dev.props.create)), secretKey: stdin.secret && String(stdin.value).includes("PRIVATE KEY") };
 }
@@ -117,7 +117,7 @@ describe.each(["dev", "prod"])("OpenStack %s: the pushes check the production ma
     const { checked, unchecked } = await expectKnownHostSteps(run, options, stack, (_m, address) => known.get(address));
     expect(unchecked).toEqual([]);
     expect(checked.length).toBe(stack === "dev" ? 2 : 6);
-    for (const m of checked) expect(m).toMatch(new RegExp(`^${stack}-swarm-(manager|worker)-\\d+$`));
+    for (const m of checked) expect(m).toMatch(new RegExp(`^swarm-(manager|worker)-\\d+$`));
     await expectTheMachinesOwnKeys(run, stack, checked);
     const dev = await developmentStep(run, stack);
     expect(dev.create).toContain(
@@ -127,7 +127,7 @@ describe.each(["dev", "prod"])("OpenStack %s: the pushes check the production ma
   });
 
   test("a push target is deleted before it is replaced (a create-before-delete would remove the URL its replacement added)", () => {
-    const targets = run.ofType(CMD).filter((c) => c.name.startsWith(`${stack}-promotion-target-`));
+    const targets = run.ofType(CMD).filter((c) => c.name.startsWith(`promotion-target-`));
     expect(targets.length).toBeGreaterThan(0);
     for (const t of targets) expect({ t: t.name, dbr: options.get(t.name)?.deleteBeforeReplace }).toEqual({ t: t.name, dbr: true });
   });
@@ -139,7 +139,7 @@ describe("local: the node containers' host keys are the program's, so the pushes
     const run = await runProgram("local", localConfig(), recording(options));
     const known = await knownHostsOf(run);
     const { checked, unchecked } = await expectKnownHostSteps(run, options, "local", (_m, address) => known.get(address));
-    expect(checked.sort()).toEqual(["local-swarm-manager-0", "local-swarm-worker-0"]);
+    expect(checked.sort()).toEqual(["swarm-manager-0", "swarm-worker-0"]);
     expect(unchecked).toEqual([]);
     await expectTheMachinesOwnKeys(run, "local", checked);
     expect((await developmentStep(run, "local")).create).toContain("env PROMOTION_STRICT_HOST_KEYS=yes bash");

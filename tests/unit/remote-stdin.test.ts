@@ -33,7 +33,7 @@ describe.each([
     for (const c of cmds.filter((x) => !withStdin.includes(x)))
       for (const k of ["create", "update", "delete"] as const) expect(String(c.inputs?.[k] ?? "")).not.toContain("rayswarm_rc");
     // the step that failed: a monitoring target's delete on the orchestration machine
-    const target = withStdin.find((c) => /-monitoring-target-/.test(c.name));
+    const target = withStdin.find((c) => /^monitoring-target-/.test(c.name));
     expect(String(target?.inputs?.delete)).toMatch(/^\(\nif \[ "\$\(id -u\)" = 0 \]; then rm -f \/etc\/prometheus\/targets\//);
   });
 });

@@ -57,7 +57,7 @@ describe.each(["dev", "prod"])("the %s stack's rules", (stack) => {
     run = await runProgram(stack, stackConfig(stack), program);
   });
 
-  test("are named <stack>-<content> and alias the name they had before (<stack>-<group>-<description>-<protocol>)", () => {
+  test("are named <content> and alias the names they had before (<stack>-<content>, and <stack>-<group>-<description>-<protocol>)", () => {
     const rules = topologyRules({
       ...base,
       adminCidr: String(stackConfig(stack)["rayswarm:adminCidr"]),
@@ -65,10 +65,13 @@ describe.each(["dev", "prod"])("the %s stack's rules", (stack) => {
       servingPort: Number(stackConfig(stack)["rayswarm:servingPort"] ?? 8080),
     });
     const made = run.ofType(RULE);
-    expect(made.map((r) => r.name).sort()).toEqual(rules.map((r) => `${stack}-${ruleName(r)}`).sort());
+    expect(made.map((r) => r.name).sort()).toEqual(rules.map((r) => ruleName(r)).sort());
     for (const rule of rules) {
-      const r = made.find((m) => m.name === `${stack}-${ruleName(rule)}`)!;
-      expect((r.opts.aliases ?? []).map((a) => (a as pulumi.Alias).name)).toEqual([`${stack}-${ruleKey(rule)}`]);
+      const r = made.find((m) => m.name === ruleName(rule))!;
+      expect((r.opts.aliases ?? []).map((a) => (a as pulumi.Alias).name)).toEqual([
+        `${stack}-${ruleName(rule)}`,
+        `${stack}-${ruleKey(rule)}`,
+      ]);
     }
   });
 });

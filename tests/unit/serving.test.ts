@@ -19,7 +19,7 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
   let passwords: string[];
   beforeAll(async () => {
     run = await runProgram(stack, stackConfig(stack), program);
-    const deploy = run.byName(`${stack}-serving-deploy`);
+    const deploy = run.byName(`serving-deploy`);
     const stdin = await unwrap<string>(deploy.props.stdin as pulumi.Input<string>);
     expect(stdin.secret).toBe(false); // the stack file holds no secret, so it can be shown in diffs
     fileText = stdin.value!;
@@ -41,14 +41,14 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
     // delivery: a copy and a load per swarm machine, before the deploy
     const swarm = run.ofType("openstack:compute/instance:Instance").filter((i) => /swarm-(manager|worker)-\d+-vm$/.test(i.name));
     expect(swarm.length).toBe(stack === "dev" ? 2 : 6);
-    const deploy = run.byName(`${stack}-serving-deploy`);
+    const deploy = run.byName(`serving-deploy`);
     const before = run.dependsOnTransitively(deploy);
     for (const vm of swarm) {
-      const machine = String(vm.inputs?.name);
-      const copy = run.byName(`${stack}-serving-image-${machine}-rayswarm_serving_dev.tar`);
+      const machine = String(vm.inputs?.name).slice(`${stack}-`.length); // its key, in the steps' names
+      const copy = run.byName(`serving-image-${machine}-rayswarm_serving_dev.tar`);
       expect(copy.type).toBe("command:remote:CopyToRemote");
       expect(copy.inputs?.remotePath).toBe("/var/tmp/rayswarm-image-rayswarm_serving_dev.tar");
-      const load = run.byName(`${stack}-serving-load-${machine}-rayswarm_serving_dev.tar`);
+      const load = run.byName(`serving-load-${machine}-rayswarm_serving_dev.tar`);
       expect(String((await unwrap(load.props.create as pulumi.Input<string>)).value)).toContain(
         "image-load.sh /var/tmp/rayswarm-image-rayswarm_serving_dev.tar",
       );
@@ -60,13 +60,11 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
     }
     // another build of the image: another ID in the stack file, and the tarball's new hash in the triggers
     const rebuilt = await runProgram(stack, stackConfig(stack, "rebuilt"), program);
-    const rebuiltFile = yaml.load(
-      String((await unwrap(rebuilt.byName(`${stack}-serving-deploy`).props.stdin as never)).value),
-    ) as StackFile;
+    const rebuiltFile = yaml.load(String((await unwrap(rebuilt.byName(`serving-deploy`).props.stdin as never)).value)) as StackFile;
     expect(rebuiltFile.services.api.image).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(rebuiltFile.services.api.image).not.toBe(id);
-    const machine = String(swarm[0].inputs?.name);
-    const loadTriggers = (r: RunResult) => r.byName(`${stack}-serving-load-${machine}-rayswarm_serving_dev.tar`).inputs?.triggers;
+    const machine = String(swarm[0].inputs?.name).slice(`${stack}-`.length);
+    const loadTriggers = (r: RunResult) => r.byName(`serving-load-${machine}-rayswarm_serving_dev.tar`).inputs?.triggers;
     expect(loadTriggers(rebuilt)).not.toEqual(loadTriggers(run));
   });
 
@@ -79,7 +77,7 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
     expect(file.services.redis.image).toBe(ids["rayswarm/redis:7"]);
     for (const svc of Object.values(file.services)) expect(svc.image).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(fileText).not.toMatch(/image: (?!sha256:)/);
-    const monitoringDeploy = run.byName(`${stack}-monitoring-stack-deploy`);
+    const monitoringDeploy = run.byName(`monitoring-stack-deploy`);
     const monitoringText = String((await unwrap(monitoringDeploy.props.stdin as pulumi.Input<string>)).value);
     const monitoring = yaml.load(monitoringText) as { services: Record<string, { image: string }> };
     expect(Object.keys(monitoring.services).sort()).toEqual(["redis-exporter", "relay"]);
@@ -88,13 +86,13 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
     // every tarball is copied to and loaded on every swarm machine before either stack deploys
     const machines = run
       .ofType("openstack:compute/instance:Instance")
-      .map((i) => String(i.inputs?.name))
-      .filter((m) => /swarm-(manager|worker)-\d+$/.test(m));
-    const servingBefore = run.dependsOnTransitively(run.byName(`${stack}-serving-deploy`));
+      .map((i) => String(i.inputs?.name).slice(`${stack}-`.length))
+      .filter((m) => /^swarm-(manager|worker)-\d+$/.test(m));
+    const servingBefore = run.dependsOnTransitively(run.byName(`serving-deploy`));
     const monitoringBefore = run.dependsOnTransitively(monitoringDeploy);
     for (const machine of machines)
       for (const t of tarballs) {
-        const load = run.byName(`${stack}-serving-load-${machine}-${path.basename(t)}`);
+        const load = run.byName(`serving-load-${machine}-${path.basename(t)}`);
         expect(String((await unwrap(load.props.create as pulumi.Input<string>)).value)).toContain(
           `image-load.sh /var/tmp/rayswarm-image-${path.basename(t)}`,
         );
@@ -141,7 +139,7 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
   });
 
   test("every Docker secret is created from stdin, which is a Pulumi secret; no command line holds a secret", async () => {
-    const secretCmds = run.ofType(CMD).filter((c) => c.name.startsWith(`${stack}-serving-secret-`));
+    const secretCmds = run.ofType(CMD).filter((c) => c.name.startsWith(`serving-secret-`));
     expect(secretCmds).toHaveLength(4);
     for (const c of secretCmds) {
       const stdin = await unwrap<string>(c.props.stdin as pulumi.Input<string>);
@@ -166,22 +164,22 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
   });
 
   test("order: the stack deploys after the swarm is ready; promotion is wired after serving; the first model after tuning", () => {
-    const deploy = run.byName(`${stack}-serving-deploy`);
-    const swarmReady = run.byName(`${stack}-swarm-nodes`);
+    const deploy = run.byName(`serving-deploy`);
+    const swarmReady = run.byName(`swarm-nodes`);
     expect(run.dependsOnTransitively(deploy).has(swarmReady)).toBe(true);
-    const dev = run.byName(`${stack}-promotion-development`);
-    for (const p of run.ofType(CMD).filter((c) => c.name.startsWith(`${stack}-promotion-production-`)))
+    const dev = run.byName(`promotion-development`);
+    for (const p of run.ofType(CMD).filter((c) => c.name.startsWith(`promotion-production-`)))
       expect(run.dependsOnTransitively(p).has(deploy)).toBe(true);
     // one target step per production machine, each after that machine's hooks (so after serving)
-    const targets = run.ofType(CMD).filter((c) => c.name.startsWith(`${stack}-promotion-target-`));
-    expect(targets.length).toBe(run.ofType(CMD).filter((c) => c.name.startsWith(`${stack}-promotion-production-`)).length);
+    const targets = run.ofType(CMD).filter((c) => c.name.startsWith(`promotion-target-`));
+    expect(targets.length).toBe(run.ofType(CMD).filter((c) => c.name.startsWith(`promotion-production-`)).length);
     for (const t of targets) {
       expect(run.dependsOnTransitively(t).has(deploy)).toBe(true);
       expect(run.dependsOnTransitively(t).has(dev)).toBe(true);
       expect(run.dependsOnTransitively(t).has(run.byName(t.name.replace("-target-", "-production-")))).toBe(true);
     }
-    const initial = run.byName(`${stack}-promotion-promote-initial`);
-    expect(run.dependsOnTransitively(initial).has(run.byName(`${stack}-raycluster-initial-tuning`))).toBe(true);
+    const initial = run.byName(`promotion-promote-initial`);
+    expect(run.dependsOnTransitively(initial).has(run.byName("raycluster-initial-tuning"))).toBe(true);
     for (const t of [dev, ...targets]) expect(run.dependsOnTransitively(initial).has(t)).toBe(true);
   });
 
@@ -192,7 +190,7 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
     const csv = fs.readFileSync(path.join(__dirname, "../../workloads/tuning/rayswarm_tuning/evalsets", manifest.file));
     const sha = crypto.createHash("sha256").update(csv).digest("hex");
     expect(sha).toBe(manifest.sha256);
-    const production = run.ofType(CMD).filter((c) => c.name.startsWith(`${stack}-promotion-production-`));
+    const production = run.ofType(CMD).filter((c) => c.name.startsWith(`promotion-production-`));
     expect(production.length).toBeGreaterThan(0);
     for (const p of production) {
       const create = String((await unwrap(p.props.create as pulumi.Input<string>)).value);
@@ -205,18 +203,18 @@ describe.each(["dev", "prod"])("serving stack and promotion on %s", (stack) => {
   });
 
   test("the deploy key is a secret, authorised on every production machine, and given to the development machine on stdin", async () => {
-    const production = run.ofType(CMD).filter((c) => c.name.startsWith(`${stack}-promotion-production-`));
+    const production = run.ofType(CMD).filter((c) => c.name.startsWith(`promotion-production-`));
     const cfg = stackConfig(stack);
     expect(production).toHaveLength(Number(cfg["rayswarm:swarmManagers"]) + Number(cfg["rayswarm:swarmWorkers"]));
     for (const p of production) expect(String((await unwrap(p.props.stdin as pulumi.Input<string>)).value)).toMatch(/^ssh-ed25519 /);
-    const dev = run.byName(`${stack}-promotion-development`);
+    const dev = run.byName(`promotion-development`);
     const stdin = await unwrap<string>(dev.props.stdin as pulumi.Input<string>);
     expect(stdin.secret).toBe(true);
     expect(stdin.value).toContain("PRIVATE KEY");
     const create = String((await unwrap(dev.props.create as pulumi.Input<string>)).value);
     expect(create).toMatch(/setup-development\.sh \/var\/lib\/rayswarm\/models-repo; else/);
     // each production machine is added (and on delete removed) by its own step
-    const targets = run.ofType(CMD).filter((c) => c.name.startsWith(`${stack}-promotion-target-`));
+    const targets = run.ofType(CMD).filter((c) => c.name.startsWith(`promotion-target-`));
     const adds = await Promise.all(targets.map(async (t) => String((await unwrap(t.props.create as pulumi.Input<string>)).value)));
     const removes = await Promise.all(targets.map(async (t) => String((await unwrap(t.props.delete as pulumi.Input<string>)).value)));
     expect(new Set(adds.map((a) => /target\.sh add \/var\/lib\/rayswarm\/models-repo (git@10\.4\d\.0\.\d+)/.exec(a)?.[1])).size).toBe(

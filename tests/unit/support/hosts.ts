@@ -20,6 +20,8 @@ export interface FakeHostOptions {
   /** Its SSH host key (`ssh-ed25519 …`); absent: not known. */
   readonly hostKey?: string;
   readonly publicAddress?: string;
+  /** Its key in logical names. Default: its name. */
+  readonly key?: string;
 }
 
 let counter = 0;
@@ -30,6 +32,7 @@ export function fakeHost(name: string, roles: readonly Role[], o: FakeHostOption
   const ready = new command.local.Command(`${name}-ready`, { create: "true" });
   return {
     name,
+    key: o.key ?? name,
     roles,
     privateAddress: address,
     user: "root",
