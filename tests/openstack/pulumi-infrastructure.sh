@@ -7,9 +7,10 @@
 # 1 -> 2: the plan only creates, and nothing that existed changes), destroyed (nothing of the
 # stack is left) and removed. The first up deploys the program of the base commit (BASE_COMMIT,
 # the last one before #15's restructure, which renamed the security rules and parented every
-# OpenStack resource under a component): this program's preview over that deployment must hold
-# no replace and no delete (aliases carry every renamed or moved resource), and its up must leave
-# every port, server and rule as it was (same ids, same revisions). Needs the member project's OS_* variables
+# OpenStack resource under a component); then the program of MIDDLE_COMMIT (the last one before
+# short names), then this one. Each preview over the deployment before must hold no replace and
+# no delete (aliases carry every renamed or moved resource; this program's creates nothing), and
+# each up must leave every port, server and rule as it was (same ids, same revisions). Needs the member project's OS_* variables
 # (eval "$(bash tests/openstack/control-plane.sh env)") and the engine (scripts/install-pulumi.sh).
 #
 # Wall times go to stdout as `time <step> <seconds>` lines (and to $RAYSWARM_OPENSTACK_TIMES).
@@ -19,6 +20,8 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HERE=$REPO/tests/openstack
 STACK=${RAYSWARM_OPENSTACK_STACK:-osci}
 BASE_COMMIT=${RAYSWARM_OPENSTACK_BASE:-03aff1e}
+# the last commit before short names (components/core/names.ts): the stack is upgraded through it
+MIDDLE_COMMIT=${RAYSWARM_OPENSTACK_MIDDLE:-73e9b66}
 PROGRAM=$REPO # the program `pulumi_` runs: the base commit's for the first up, then this one
 OSC=/usr/bin/openstack
 export PATH=${PULUMI_HOME:-$HOME/.pulumi}/bin:$PATH
@@ -102,30 +105,26 @@ settings() { # settings RAY_WORKERS
 settings 1 >"$SETTINGS"
 grep -q 'rayswarm:rayWorkers: 1$' "$SETTINGS" || fail "Pulumi.dev.yaml has no rayswarm:rayWorkers line to scale"
 
-# The base commit's program in a folder of its own (`git archive`, this checkout's node_modules;
+# A past commit's program in a folder of its own (`git archive`, this checkout's node_modules;
 # a repository of its own, as the program bundles what git tracks).
-git -C "$REPO" cat-file -e "$BASE_COMMIT^{commit}" 2>/dev/null ||
-  fail "the base commit $BASE_COMMIT is not in $REPO's history: clone with full history (git fetch --unshallow) or set RAYSWARM_OPENSTACK_BASE"
-mkdir -p "$W/base"
-git -C "$REPO" archive "$BASE_COMMIT" | tar -x -C "$W/base"
-ln -s "$REPO/node_modules" "$W/base/node_modules"
-git init -q "$W/base" && git -C "$W/base" add -A
-
-log "pulumi up of the base commit $BASE_COMMIT's program (deploy: infrastructure)"
-PROGRAM=$W/base timed base-up up
-api base
-python3 "$HERE/check_deployment.py" ids "$W/outputs.json" "$STACK" "$W/base.json" >"$W/ids-base.json"
-
-log "this program over $BASE_COMMIT's deployment: preview (no replace, no delete), then up"
-timed upgrade-preview pulumi_ preview --json --show-sames >"$W/upgrade.json"
-python3 - "$W/upgrade.json" "$BASE_COMMIT" <<'PY'
+program_of() { # program_of COMMIT DIR
+  git -C "$REPO" cat-file -e "$1^{commit}" 2>/dev/null ||
+    fail "commit $1 is not in $REPO's history: clone with full history (git fetch --unshallow) or set RAYSWARM_OPENSTACK_BASE / RAYSWARM_OPENSTACK_MIDDLE"
+  mkdir -p "$2"
+  git -C "$REPO" archive "$1" | tar -x -C "$2"
+  ln -s "$REPO/node_modules" "$2/node_modules"
+  git init -q "$2" && git -C "$2" add -A
+}
+# upgrade_check PREVIEW_JSON FROM: no replace, no delete, most resources the same; prints the counts
+upgrade_check() {
+  python3 - "$1" "$2" <<'PY'
 import json, sys
 steps = json.load(open(sys.argv[1])).get("steps", [])
 ops = {}
 for s in steps:
     ops.setdefault(s["op"], []).append(s["urn"].split("::")[-1])
-print(f"preview of this program over {sys.argv[2]}'s deployment: " + json.dumps({op: len(u) for op, u in sorted(ops.items())}))
-bad = {op: urns for op, urns in ops.items() if "replace" in op or op in ("delete", "create-replacement", "delete-replaced", "discard")}
+print(f"preview of the next program over {sys.argv[2]}'s deployment: " + json.dumps({op: len(u) for op, u in sorted(ops.items())}))
+bad = {op: urns for op, urns in ops.items() if "replace" in op or op in ("delete", "discard")}
 if bad:
     sys.exit(f"FAIL: the upgrade replaces or deletes: {bad}")
 if len(ops.get("same", [])) < 40:
@@ -134,10 +133,10 @@ for op in ("create", "update"):
     if ops.get(op):
         print(f"  {op}: {sorted(ops[op])}")
 PY
-timed upgrade-up up
-api deployed
-python3 "$HERE/check_deployment.py" ids "$W/outputs.json" "$STACK" "$W/deployed.json" >"$W/ids-upgraded.json"
-python3 - "$W/ids-base.json" "$W/ids-upgraded.json" <<'PY'
+}
+# same_objects BEFORE AFTER: the ports, servers and rules are the same OpenStack objects
+same_objects() {
+  python3 - "$1" "$2" <<'PY'
 import json, sys
 before, after = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
 changed = {k: (v, after.get(k)) for k, v in before.items() if after.get(k) != v}
@@ -145,6 +144,31 @@ if changed or set(after) != set(before):
     sys.exit(f"FAIL: the upgrade changed objects in OpenStack: {changed}, added {sorted(set(after) - set(before))}")
 print(f"ok: after the upgrade the {len(before)} ports, servers and rules are the same objects (ids, revisions)")
 PY
+}
+program_of "$BASE_COMMIT" "$W/base"
+program_of "$MIDDLE_COMMIT" "$W/middle"
+
+log "pulumi up of the base commit $BASE_COMMIT's program (deploy: infrastructure)"
+PROGRAM=$W/base timed base-up up
+api base
+python3 "$HERE/check_deployment.py" ids "$W/outputs.json" "$STACK" "$W/base.json" >"$W/ids-base.json"
+
+log "$MIDDLE_COMMIT's program over $BASE_COMMIT's deployment (environment components, rules by content): preview, up"
+PROGRAM=$W/middle timed middle-preview pulumi_ preview --json --show-sames >"$W/middle-preview.json"
+upgrade_check "$W/middle-preview.json" "$BASE_COMMIT"
+PROGRAM=$W/middle timed middle-up up
+api middle
+python3 "$HERE/check_deployment.py" ids "$W/outputs.json" "$STACK" "$W/middle.json" >"$W/ids-middle.json"
+same_objects "$W/ids-base.json" "$W/ids-middle.json"
+
+log "this program over $MIDDLE_COMMIT's deployment (short names): preview (no replace, no delete, no create), then up"
+timed upgrade-preview pulumi_ preview --json --show-sames >"$W/upgrade.json"
+upgrade_check "$W/upgrade.json" "$MIDDLE_COMMIT"
+python3 -c 'import json,sys; c=[s["urn"] for s in json.load(open(sys.argv[1])).get("steps",[]) if s["op"]=="create"]; sys.exit(f"FAIL: the rename creates {c}") if c else None' "$W/upgrade.json"
+timed upgrade-up up
+api deployed
+python3 "$HERE/check_deployment.py" ids "$W/outputs.json" "$STACK" "$W/deployed.json" >"$W/ids-upgraded.json"
+same_objects "$W/ids-base.json" "$W/ids-upgraded.json"
 python3 "$HERE/check_deployment.py" check "$W/outputs.json" "$STACK" "$W/deployed.json" "$CFG"
 [[ $(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["webUrl"])' "$W/outputs.json") == *"platform is not deployed"* ]] ||
   fail "webUrl does not say that the platform is not deployed"
