@@ -5,7 +5,7 @@
 import { LocalEnvironment } from "../components/local";
 import type { PlatformConfig } from "./config";
 import { addressAt, plannedMachines } from "./topology";
-import { aliasesFrom as formerAliases } from "../components/core";
+import { aliasesFrom } from "../components/core";
 
 export { LOCAL_SSH_PORT } from "../components/local";
 
@@ -23,6 +23,6 @@ export function localEnvironment(cfg: PlatformConfig): LocalEnvironment {
       pipCache: cfg.local.pipCache,
     },
     // Named by the stack until 73e9b66 (components/core/names.ts).
-    { aliases: formerAliases([cfg.stack], "local") },
+    { aliases: aliasesFrom([cfg.stack], "local") },
   );
 }

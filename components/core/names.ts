@@ -64,10 +64,11 @@ export function aliasesFrom(former: readonly string[], now: string): pulumi.Alia
 }
 
 /**
- * How one component names its children. `prefix`: its own name, for a component made more than
- * once per stack (children `<prefix>-<part>`); none for one made once (children `<part>`).
- * `former`: the component's former names; a child's former name was `<former>-<part>` with the
- * machine's name where the key is now.
+ * How one component names its children. `prefix`: the component's own name when its children
+ * carry it (`<prefix>-<part>`: the platform's parts, an OpenStack Machine); none when they are
+ * named by part alone (the environments' children, a network's). `former`: the component's
+ * former names; a child's former name was `<former>-<part>` with the machine's name where the
+ * key is now.
  */
 export class ChildNames {
   constructor(
@@ -78,6 +79,12 @@ export class ChildNames {
   /** Names of a component's children, from its own name and options (its aliases: its former names). */
   static of(opts: pulumi.ResourceOptions | undefined, prefix?: string): ChildNames {
     return new ChildNames(formerNames(opts), prefix);
+  }
+
+  /** The name and options of a child `part` under `parent`: `opts` with its former names as aliases. */
+  under<T extends pulumi.ResourceOptions>(parent: pulumi.Resource, part: string, opts?: T): readonly [string, T] {
+    const n = this.child(part);
+    return [n.name, withAliases(n, { ...opts, parent } as T)];
   }
 
   /** `<part>[-<host key>][-<tail>]`, formerly `<former>-<part>[-<machine name>][-<tail>]`. */

@@ -6,7 +6,7 @@ import type { Role } from "../core/roles";
 import { Connection, Host, SshFiles, sshCommandLine, sshConnection } from "../host";
 import { cloudConfig, renderCloudConfig } from "./cloudinit";
 import { remoteCommand } from "../remote";
-import { ChildNames, withAliases } from "../core/names";
+import { ChildNames } from "../core/names";
 
 export interface MachineArgs {
   /** The machine name (`dev-ray-head`): its hostname, the instance's and port's names. */
@@ -79,10 +79,7 @@ export class Machine extends pulumi.ComponentResource implements Host {
     super("rayswarm:openstack:Machine", key, {}, opts);
     const name = args.hostname;
     const names = new ChildNames([name], key);
-    const child = <T extends pulumi.CustomResourceOptions>(part: string, o: T) => {
-      const n = names.child(part);
-      return [n.name, withAliases(n, { ...o, parent: this })] as const;
-    };
+    const child = <T extends pulumi.CustomResourceOptions>(part: string, o: T) => names.under(this, part, o);
     if (args.roles.length === 0) throw new pulumi.ResourceError(`Machine ${name}: args.roles must name at least one role`, this);
     if (!args.floatingIpPool && !args.bastion)
       throw new pulumi.ResourceError(

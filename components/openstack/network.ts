@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import * as openstack from "@pulumi/openstack";
-import { ChildNames, withAliases } from "../core/names";
+import { ChildNames } from "../core/names";
 
 export interface ClusterNetworkArgs {
   /** The stack: it names the OpenStack objects (`<stack>-net`). */
@@ -37,10 +37,7 @@ export class ClusterNetwork extends pulumi.ComponentResource {
       args.externalNetworkId ?? openstack.networking.getNetworkOutput({ name: args.externalNetwork, external: true }, { parent: this }).id;
     const stack = args.stack;
     const names = new ChildNames([stack]);
-    const child = (part: string) => {
-      const n = names.child(part);
-      return [n.name, withAliases(n, { parent: this })] as const;
-    };
+    const child = (part: string) => names.under(this, part);
     const [netName, netOpts] = child("net");
     const network = new openstack.networking.Network(netName, { name: `${stack}-net`, adminStateUp: true }, netOpts);
     const [subnetName, subnetOpts] = child("subnet");
